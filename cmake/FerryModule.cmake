@@ -1,0 +1,59 @@
+# ferry_module(NAME DEPS ferry_x ... [LIBS ...])
+#
+# Declares the static library ferry_NAME from every *.cc under
+# src/ferry/NAME (sub-folders included) except *_test.cc, and, when tests are
+# enabled, the unit-test binary ferry_NAME_test from the *_test.cc files.
+# DEPS are other Ferry modules (the layering rule), LIBS are third-party.
+function(ferry_module name)
+  cmake_parse_arguments(M "" "" "DEPS;LIBS;TEST_LIBS" ${ARGN})
+  set(dir ${CMAKE_CURRENT_SOURCE_DIR})
+  file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS ${dir}/*.cc)
+  set(lib_sources ${all_sources})
+  list(FILTER lib_sources EXCLUDE REGEX "_test\\.cc$")
+  set(test_sources ${all_sources})
+  list(FILTER test_sources INCLUDE REGEX "_test\\.cc$")
+
+  if(lib_sources)
+    add_library(ferry_${name} STATIC ${lib_sources})
+    target_include_directories(ferry_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(ferry_${name} PUBLIC ${M_DEPS} ${M_LIBS})
+  else()  # headers only
+    add_library(ferry_${name} INTERFACE)
+    target_include_directories(ferry_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(ferry_${name} INTERFACE ${M_DEPS} ${M_LIBS})
+  endif()
+
+  set_property(GLOBAL APPEND PROPERTY FERRY_MODULES ${name})
+  set_property(GLOBAL PROPERTY FERRY_MODULE_DEPS_${name} ${M_DEPS})
+
+  if(FERRY_BUILD_TESTS AND test_sources)
+    add_executable(ferry_${name}_test ${test_sources})
+    target_link_libraries(ferry_${name}_test PRIVATE ferry_${name} ${M_TEST_LIBS}
+                          GTest::gtest GTest::gmock GTest::gtest_main)
+    gtest_discover_tests(ferry_${name}_test
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+      PROPERTIES LABELS unit
+      DISCOVERY_TIMEOUT 60)
+  endif()
+endfunction()
+
+# Writes build/layering.cmake with each module's allowed dependencies and adds
+# a test that fails when a module includes a header of a module it does not
+# depend on (directly or transitively).
+function(ferry_write_layering_check)
+  get_property(modules GLOBAL PROPERTY FERRY_MODULES)
+  set(content "set(FERRY_MODULES ${modules})\n")
+  foreach(m ${modules})
+    get_property(deps GLOBAL PROPERTY FERRY_MODULE_DEPS_${m})
+    list(TRANSFORM deps REPLACE "^ferry_" "")
+    string(APPEND content "set(FERRY_DEPS_${m} ${deps})\n")
+  endforeach()
+  file(WRITE ${PROJECT_BINARY_DIR}/layering.cmake "${content}")
+  if(FERRY_BUILD_TESTS)
+    add_test(NAME layering
+      COMMAND ${CMAKE_COMMAND} -DLAYERING=${PROJECT_BINARY_DIR}/layering.cmake
+              -DSRC=${PROJECT_SOURCE_DIR}/src/ferry
+              -P ${PROJECT_SOURCE_DIR}/cmake/CheckLayering.cmake)
+    set_tests_properties(layering PROPERTIES LABELS unit)
+  endif()
+endfunction()
