@@ -1,17 +1,18 @@
 # ferry_module(NAME DEPS ferry_x ... [LIBS ...])
 #
 # Declares the static library ferry_NAME from every *.cc under
-# src/ferry/NAME (sub-folders included) except *_test.cc, and, when tests are
-# enabled, the unit-test binary ferry_NAME_test from the *_test.cc files.
+# src/ferry/NAME (sub-folders included) except *_test.cc and testing/, and,
+# when tests are enabled, the unit-test binary ferry_NAME_test from those.
 # DEPS are other Ferry modules (the layering rule), LIBS are third-party.
 function(ferry_module name)
   cmake_parse_arguments(M "" "" "DEPS;LIBS;TEST_LIBS" ${ARGN})
   set(dir ${CMAKE_CURRENT_SOURCE_DIR})
   file(GLOB_RECURSE all_sources CONFIGURE_DEPENDS ${dir}/*.cc)
   set(lib_sources ${all_sources})
-  list(FILTER lib_sources EXCLUDE REGEX "_test\\.cc$")
+  # *_test.cc and everything under testing/ belong to the test binary.
+  list(FILTER lib_sources EXCLUDE REGEX "(_test\\.cc|/testing/.*)$")
   set(test_sources ${all_sources})
-  list(FILTER test_sources INCLUDE REGEX "_test\\.cc$")
+  list(FILTER test_sources INCLUDE REGEX "(_test\\.cc|/testing/.*)$")
 
   if(lib_sources)
     add_library(ferry_${name} STATIC ${lib_sources})

@@ -1,0 +1,102 @@
+#include "ferry/server/server.h"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <pthread.h>
+
+#include "ferry/api/api_server.h"
+#include "ferry/artifacts/artifact_store.h"
+#include "ferry/common/env.h"
+#include "ferry/common/logging.h"
+#include "ferry/common/metrics.h"
+#include "ferry/server/data_dir_lock.h"
+#include "ferry/server/options.h"
+#include "ferry/store/database.h"
+#include "ferry/store/migrations.h"
+#include "ferry/store/resource_store.h"
+#include "ferry/store/resource_types.h"
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "0.0.0-dev"
+#endif
+
+namespace ferry::server {
+namespace {
+
+int Fail(const Status& status) {
+  LogEvent(spdlog::level::err, "ferry server failed to start", {{"error", status.message()}});
+  spdlog::default_logger_raw()->flush();
+  std::cerr << "ferry server: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  ParsedOptions parsed = ParseServerOptions(argc, argv);
+  if (parsed.exit_now) return parsed.exit_code;
+  ServerOptions& options = parsed.options;
+
+  LogOptions log_options;
+  log_options.level = ParseLogLevel(options.log_level).ValueOr(spdlog::level::info);
+  log_options.format = options.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
+  InitLogging(log_options);
+
+  if (Status st = ResolveDefaults(options); !st.ok()) return Fail(st);
+
+  // Signals are handled by sigwait() below; block them before any thread
+  // starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto lock = DataDirLock::Acquire(options.data_dir);
+  if (!lock.ok()) return Fail(lock.status());
+
+  auto db = store::OpenDatabase(options.db);
+  if (!db.ok()) return Fail(db.status().WithContext("opening the store"));
+  auto schema = store::Migrate(**db);
+  if (!schema.ok()) return Fail(schema.status().WithContext("migrating the store"));
+
+  auto artifacts = artifacts::OpenArtifactStore(options.artifact_root);
+  if (!artifacts.ok()) return Fail(artifacts.status().WithContext("opening the artifact store"));
+
+  store::ResourceTypes types;
+  store::RegisterCoreTypes(types);
+  store::ResourceStore resources(db->get(), Env::Default());
+  MetricsRegistry metrics;
+
+  api::ApiOptions api_options;
+  api_options.listen = options.listen;
+  api_options.max_body_bytes = options.max_body_bytes;
+  api_options.threads = options.threads;
+  api_options.version = FERRY_VERSION;
+  api::ApiServices services{db->get(), &resources, &types, &metrics, Env::Default()};
+  auto api = api::ApiServer::Start(api_options, services);
+  if (!api.ok()) return Fail(api.status());
+
+  LogEvent(spdlog::level::info, "ferry server ready",
+           {{"url", (*api)->url()},
+            {"version", FERRY_VERSION},
+            {"data_dir", options.data_dir},
+            {"db", (*db)->redacted_url()},
+            {"artifact_root", (*artifacts)->root_uri()},
+            {"schema_version", *schema}});
+  std::printf("ferry server listening on %s\n", (*api)->url().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LogEvent(spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*api)->Shutdown(std::chrono::milliseconds(static_cast<long>(options.drain_timeout_seconds * 1000)));
+  LogEvent(spdlog::level::info, "ferry server stopped");
+  spdlog::default_logger_raw()->flush();
+  return 0;
+}
+
+}  // namespace ferry::server
