@@ -1,71 +1,45 @@
 #include "ferry/common/metrics.h"
 
-#include <algorithm>
-#include <cmath>
+#include <sstream>
 #include <stdexcept>
 
-#include <fmt/format.h>
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 namespace ferry {
 namespace {
 
-std::string EscapeLabelValue(const std::string& v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string EscapeHelp(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
+// prometheus-cpp 1.0 writes HELP text unescaped, so it must be one plain line.
+void CheckHelp(const std::string& name, const std::string& help) {
+  if (help.find_first_of("\n\\") != std::string::npos)
+    throw std::logic_error("help of metric '" + name + "' must be one line without backslashes");
 }
 
-std::string FormatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
-  return fmt::format("{}", v);
-}
-
-std::string Labels(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                   const std::string& extra = {}) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
-    if (!out.empty()) out += ',';
-    out += names[i] + "=\"" + EscapeLabelValue(values[i]) + "\"";
-  }
-  if (!extra.empty()) {
-    if (!out.empty()) out += ',';
-    out += extra;
-  }
-  return out.empty() ? out : "{" + out + "}";
+void CheckName(const std::string& name, const std::string& help, bool counter) {
+  CheckHelp(name, help);
+  if (name.rfind("ferry_", 0) != 0 && name.rfind("process_", 0) != 0)
+    throw std::logic_error("metric '" + name + "' must start with ferry_ (or process_)");
+  if (counter != EndsWith(name, "_total"))
+    throw std::logic_error("metric '" + name + (counter ? "' is a counter and must end in _total"
+                                                        : "' ends in _total but is not a counter"));
 }
 
 }  // namespace
 
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), counts_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
-  std::sort(bounds_.begin(), bounds_.end());
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i] = 0;
-}
-
-void Histogram::Observe(double v) {
-  std::size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
-}
+void Counter::Inc(double by) { impl_->Increment(by); }
+double Counter::Value() const { return impl_->Value(); }
+void Gauge::Set(double v) { impl_->Set(v); }
+void Gauge::Add(double by) { impl_->Increment(by); }
+double Gauge::Value() const { return impl_->Value(); }
+void Histogram::Observe(double v) { impl_->Observe(v); }
 
 const std::vector<double>& DefaultLatencyBuckets() {
   static const std::vector<double> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -73,83 +47,96 @@ const std::vector<double>& DefaultLatencyBuckets() {
   return kBuckets;
 }
 
-MetricsRegistry::Entry& MetricsRegistry::Add(const std::string& name, const std::string& help,
-                                             const std::string& type) {
-  std::lock_guard lock(mu_);
-  for (const auto& e : entries_)
-    if (e->name == name) throw std::logic_error("metric registered twice: " + name);
-  entries_.push_back(std::make_unique<Entry>());
-  Entry& e = *entries_.back();
-  e.name = name;
-  e.help = help;
-  e.type = type;
-  return e;
-}
+// Gauges (and counters) read at scrape time, e.g. process RSS.
+class MetricsRegistry::Callbacks : public prometheus::Collectable {
+ public:
+  void Add(std::string name, std::string help, std::function<double()> read) {
+    std::lock_guard lock(mu_);
+    entries_.push_back({std::move(name), std::move(help), std::move(read)});
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard lock(mu_);
+    std::vector<prometheus::MetricFamily> out;
+    for (const auto& e : entries_) {
+      prometheus::MetricFamily family;
+      family.name = e.name;
+      family.help = e.help;
+      prometheus::ClientMetric metric;
+      if (EndsWith(e.name, "_total")) {
+        family.type = prometheus::MetricType::Counter;
+        metric.counter.value = e.read();
+      } else {
+        family.type = prometheus::MetricType::Gauge;
+        metric.gauge.value = e.read();
+      }
+      family.metric.push_back(std::move(metric));
+      out.push_back(std::move(family));
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    std::string name, help;
+    std::function<double()> read;
+  };
+  mutable std::mutex mu_;
+  std::vector<Entry> entries_;
+};
+
+MetricsRegistry::MetricsRegistry()
+    : registry_(std::make_shared<prometheus::Registry>(prometheus::Registry::InsertBehavior::Throw)),
+      callbacks_(std::make_shared<Callbacks>()) {}
+
+MetricsRegistry::~MetricsRegistry() = default;
 
 MetricFamily<Counter>& MetricsRegistry::AddCounter(const std::string& name, const std::string& help,
                                                    std::vector<std::string> label_names) {
-  Entry& e = Add(name, help, "counter");
-  e.counter = std::make_unique<MetricFamily<Counter>>(std::move(label_names),
-                                                      [] { return std::make_unique<Counter>(); });
-  return *e.counter;
+  CheckName(name, help, true);
+  auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+  std::lock_guard lock(mu_);
+  counters_.push_back(std::make_unique<MetricFamily<Counter>>(
+      std::move(label_names), [&family](const auto& labels) { return Counter(&family.Add(labels)); }));
+  return *counters_.back();
 }
 
 MetricFamily<Gauge>& MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                                std::vector<std::string> label_names) {
-  Entry& e = Add(name, help, "gauge");
-  e.gauge = std::make_unique<MetricFamily<Gauge>>(std::move(label_names),
-                                                  [] { return std::make_unique<Gauge>(); });
-  return *e.gauge;
+  CheckName(name, help, false);
+  auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+  std::lock_guard lock(mu_);
+  gauges_.push_back(std::make_unique<MetricFamily<Gauge>>(
+      std::move(label_names), [&family](const auto& labels) { return Gauge(&family.Add(labels)); }));
+  return *gauges_.back();
 }
 
 MetricFamily<Histogram>& MetricsRegistry::AddHistogram(const std::string& name, const std::string& help,
                                                        std::vector<std::string> label_names,
                                                        std::vector<double> bounds) {
-  Entry& e = Add(name, help, "histogram");
-  e.histogram = std::make_unique<MetricFamily<Histogram>>(
-      std::move(label_names), [bounds] { return std::make_unique<Histogram>(bounds); });
-  return *e.histogram;
+  CheckName(name, help, false);
+  auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+  std::lock_guard lock(mu_);
+  histograms_.push_back(std::make_unique<MetricFamily<Histogram>>(
+      std::move(label_names), [&family, bounds = std::move(bounds)](const auto& labels) {
+        return Histogram(&family.Add(labels, prometheus::Histogram::BucketBoundaries(bounds)));
+      }));
+  return *histograms_.back();
 }
 
 void MetricsRegistry::AddCallbackGauge(const std::string& name, const std::string& help,
                                        std::function<double()> read) {
-  Add(name, help, "gauge").callback = std::move(read);
+  CheckName(name, help, EndsWith(name, "_total"));
+  callbacks_->Add(name, help, std::move(read));
 }
 
 std::string MetricsRegistry::Render() const {
-  std::lock_guard lock(mu_);
-  std::string out;
-  for (const auto& e : entries_) {
-    out += "# HELP " + e->name + " " + EscapeHelp(e->help) + "\n";
-    out += "# TYPE " + e->name + " " + e->type + "\n";
-    if (e->callback) {
-      out += e->name + " " + FormatValue(e->callback()) + "\n";
-    } else if (e->counter) {
-      e->counter->ForEach([&](const auto& values, const Counter& c) {
-        out += e->name + Labels(e->counter->label_names(), values) + " " + FormatValue(c.Value()) + "\n";
-      });
-    } else if (e->gauge) {
-      e->gauge->ForEach([&](const auto& values, const Gauge& g) {
-        out += e->name + Labels(e->gauge->label_names(), values) + " " + FormatValue(g.Value()) + "\n";
-      });
-    } else if (e->histogram) {
-      e->histogram->ForEach([&](const auto& values, const Histogram& h) {
-        const auto& names = e->histogram->label_names();
-        std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < h.bounds().size(); ++i) {
-          cumulative += h.BucketCount(i);
-          out += e->name + "_bucket" + Labels(names, values, "le=\"" + FormatValue(h.bounds()[i]) + "\"") +
-                 " " + std::to_string(cumulative) + "\n";
-        }
-        cumulative += h.BucketCount(h.bounds().size());
-        out += e->name + "_bucket" + Labels(names, values, "le=\"+Inf\"") + " " +
-               std::to_string(cumulative) + "\n";
-        out += e->name + "_sum" + Labels(names, values) + " " + FormatValue(h.Sum()) + "\n";
-        out += e->name + "_count" + Labels(names, values) + " " + std::to_string(cumulative) + "\n";
-      });
-    }
-  }
-  return out;
+  auto families = registry_->Collect();
+  auto more = callbacks_->Collect();
+  families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
 }
 
 }  // namespace ferry

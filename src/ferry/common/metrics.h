@@ -1,13 +1,14 @@
 #pragma once
-// A small Prometheus registry rendering text exposition format 0.0.4.
-// Names follow Prometheus conventions: `ferry_` prefix, base units (seconds,
-// bytes), counters end in `_total`.
+// Ferry's metrics facade over prometheus-cpp (Debian's prometheus-cpp-dev),
+// rendering text exposition format 0.0.4. The facade keeps Ferry's naming
+// rules in one place: every Ferry metric is prefixed `ferry_`, counters end
+// in `_total`, durations are in seconds, sizes in bytes. Standard process
+// metrics (`process_*`) are exempt from the prefix.
 //
 // Thread-safety: all methods are thread-safe. Child lookups take a mutex, so
 // hot paths should keep the returned reference (children live as long as the
 // registry).
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,43 +16,45 @@
 #include <string>
 #include <vector>
 
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
 namespace ferry {
 
 class Counter {
  public:
-  void Inc(double by = 1) { value_.fetch_add(by, std::memory_order_relaxed); }
-  double Value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Counter(prometheus::Counter* impl) : impl_(impl) {}
+  void Inc(double by = 1);
+  double Value() const;
 
  private:
-  std::atomic<double> value_{0};
+  prometheus::Counter* impl_;
 };
 
 class Gauge {
  public:
-  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
-  void Add(double by) { value_.fetch_add(by, std::memory_order_relaxed); }
-  double Value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Gauge(prometheus::Gauge* impl) : impl_(impl) {}
+  void Set(double v);
+  void Add(double by);
+  double Value() const;
 
  private:
-  std::atomic<double> value_{0};
+  prometheus::Gauge* impl_;
 };
 
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> bounds);
+  explicit Histogram(prometheus::Histogram* impl) : impl_(impl) {}
   void Observe(double v);
 
-  const std::vector<double>& bounds() const { return bounds_; }
-  // Non-cumulative count of bucket i (i == bounds().size() is +Inf).
-  std::uint64_t BucketCount(std::size_t i) const { return counts_[i].load(std::memory_order_relaxed); }
-  std::uint64_t Count() const { return count_.load(std::memory_order_relaxed); }
-  double Sum() const { return sum_.load(std::memory_order_relaxed); }
-
  private:
-  std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<double> sum_{0};
+  prometheus::Histogram* impl_;
 };
 
 // Default latency buckets in seconds, 0.5 ms to 10 s.
@@ -60,33 +63,35 @@ const std::vector<double>& DefaultLatencyBuckets();
 template <typename T>
 class MetricFamily {
  public:
-  MetricFamily(std::vector<std::string> label_names, std::function<std::unique_ptr<T>()> make)
-      : label_names_(std::move(label_names)), make_(std::move(make)) {}
+  MetricFamily(std::vector<std::string> label_names, std::function<T(const std::map<std::string, std::string>&)> add)
+      : label_names_(std::move(label_names)), add_(std::move(add)) {}
 
-  // The child for these label values (in the order of the family's label names).
-  T& WithLabels(const std::vector<std::string>& values) {
+  // The child for these label values, in the order of the family's label
+  // names; missing values are empty strings.
+  T& WithLabels(const std::vector<std::string>& values = {}) {
     std::lock_guard lock(mu_);
-    auto& slot = children_[values];
-    if (!slot) slot = make_();
-    return *slot;
+    auto it = children_.find(values);
+    if (it != children_.end()) return *it->second;
+    std::map<std::string, std::string> labels;
+    for (std::size_t i = 0; i < label_names_.size(); ++i) labels[label_names_[i]] = i < values.size() ? values[i] : "";
+    return *children_.emplace(values, std::make_unique<T>(add_(labels))).first->second;
   }
-
-  template <typename F>
-  void ForEach(F&& f) const {
-    std::lock_guard lock(mu_);
-    for (const auto& [values, child] : children_) f(values, *child);
-  }
-  const std::vector<std::string>& label_names() const { return label_names_; }
 
  private:
   std::vector<std::string> label_names_;
-  std::function<std::unique_ptr<T>()> make_;
-  mutable std::mutex mu_;
+  std::function<T(const std::map<std::string, std::string>&)> add_;
+  std::mutex mu_;
   std::map<std::vector<std::string>, std::unique_ptr<T>> children_;
 };
 
 class MetricsRegistry {
  public:
+  MetricsRegistry();
+  ~MetricsRegistry();
+
+  // Names are checked against Ferry's conventions (see above) and help must
+  // be one line; a violation is
+  // a programming error and throws std::logic_error at registration.
   MetricFamily<Counter>& AddCounter(const std::string& name, const std::string& help,
                                     std::vector<std::string> label_names = {});
   MetricFamily<Gauge>& AddGauge(const std::string& name, const std::string& help,
@@ -94,24 +99,21 @@ class MetricsRegistry {
   MetricFamily<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                         std::vector<std::string> label_names = {},
                                         std::vector<double> bounds = DefaultLatencyBuckets());
-  // A gauge whose value is read at scrape time.
+  // A gauge whose value is read at scrape time. A name ending in `_total` is
+  // exposed as a counter (e.g. process_cpu_seconds_total).
   void AddCallbackGauge(const std::string& name, const std::string& help, std::function<double()> read);
 
   // Text exposition format 0.0.4.
   std::string Render() const;
 
  private:
-  struct Entry {
-    std::string name, help, type;
-    std::unique_ptr<MetricFamily<Counter>> counter;
-    std::unique_ptr<MetricFamily<Gauge>> gauge;
-    std::unique_ptr<MetricFamily<Histogram>> histogram;
-    std::function<double()> callback;
-  };
-  Entry& Add(const std::string& name, const std::string& help, const std::string& type);
-
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Entry>> entries_;
+  class Callbacks;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Callbacks> callbacks_;
+  std::vector<std::unique_ptr<MetricFamily<Counter>>> counters_;
+  std::vector<std::unique_ptr<MetricFamily<Gauge>>> gauges_;
+  std::vector<std::unique_ptr<MetricFamily<Histogram>>> histograms_;
+  std::mutex mu_;
 };
 
 }  // namespace ferry
