@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.25)
 # Run by the `layering` test: every `#include "ferry/<m>/..."` in module X must
 # name X itself or a module X depends on, directly or transitively.
 include(${LAYERING})
