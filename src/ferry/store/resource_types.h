@@ -18,11 +18,11 @@
 namespace ferry::store {
 
 struct ResourceType {
-  std::string group;      // "" for the core group, "kubeflow.org", ...
+  std::string group;                  // "" for the core group, "kubeflow.org", ...
   std::vector<std::string> versions;  // accepted, first is preferred: {"v1beta1"}
-  std::string kind;       // "Experiment"
-  std::string plural;     // "experiments"
-  std::string singular;   // "experiment"
+  std::string kind;                   // "Experiment"
+  std::string plural;                 // "experiments"
+  std::string singular;               // "experiment"
   std::vector<std::string> short_names;
   bool namespaced = true;
   // Top-level fields besides apiVersion/kind/metadata; default spec+status.
@@ -30,6 +30,9 @@ struct ResourceType {
   // Validates the whole object (spec etc.) after metadata passed; returns
   // InvalidArgument naming the field ("spec.foo") for anything unsupported.
   std::function<Status(const Json& object)> validate;
+  // Optional: checks an update against the stored object (both already
+  // valid), e.g. a ConfigMap marked immutable; InvalidArgument naming the field.
+  std::function<Status(const Json& old_object, const Json& new_object)> validate_update;
 
   // "configmaps" or "experiments.kubeflow.org": the ResourceStore key.
   std::string key() const { return group.empty() ? plural : plural + "." + group; }
@@ -39,11 +42,20 @@ struct ResourceType {
 
 class ResourceTypes {
  public:
+  // Adds a kind: InvalidArgument when its names are malformed, AlreadyExists
+  // when its plural, singular, kind or a short name is taken by another kind
+  // (Find would be ambiguous otherwise).
   Status Register(ResourceType type);
 
-  // By plural, singular, kind (case-insensitive) or short name.
+  // By plural, singular, kind, short name or key ("experiments.kubeflow.org"),
+  // case-insensitively; nullptr when unknown.
   const ResourceType* Find(std::string_view name) const;
+  // By exact apiVersion ("kubeflow.org/v1beta1") and kind; nullptr when unknown.
   const ResourceType* FindByApiVersionKind(std::string_view api_version, std::string_view kind) const;
+  // Like FindByApiVersionKind, but explains a miss: InvalidArgument naming
+  // "kind" or "apiVersion" and listing the versions served for that kind.
+  Result<const ResourceType*> ResolveApiVersionKind(std::string_view api_version,
+                                                    std::string_view kind) const;
   const std::vector<ResourceType>& all() const { return types_; }
 
   // Checks an object submitted for `type`: apiVersion/kind match, only known
@@ -52,12 +64,17 @@ class ResourceTypes {
   // `url_namespace`/`url_name`, when non-empty, must agree with metadata.
   Status ValidateObject(const ResourceType& type, const Json& object, std::string_view url_namespace,
                         std::string_view url_name) const;
+  // Runs type.validate_update, if any, for a replace or patch of `old_object`
+  // by `new_object` (call ValidateObject on `new_object` first).
+  Status ValidateUpdate(const ResourceType& type, const Json& old_object, const Json& new_object) const;
 
  private:
   std::vector<ResourceType> types_;
 };
 
-// The kinds of the foundation: ConfigMap (v1, top-level `data`).
+// The kinds of the foundation: ConfigMap (v1, top-level `data` and
+// `immutable`; an immutable ConfigMap's data cannot change, nor can it become
+// mutable again, as in Kubernetes).
 void RegisterCoreTypes(ResourceTypes& types);
 
 }  // namespace ferry::store
