@@ -32,6 +32,7 @@ function(ferry_module name)
     target_link_libraries(ferry_${name}_test PRIVATE ferry_${name} ${M_TEST_LIBS}
                           GTest::gtest GTest::gmock GTest::gtest_main)
     gtest_discover_tests(ferry_${name}_test
+      TEST_PREFIX "${name}."
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
       PROPERTIES LABELS unit
       DISCOVERY_TIMEOUT 60)

@@ -1,8 +1,10 @@
 #include "ferry/common/metrics.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
+#include <prometheus/check_names.h>
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -30,6 +32,15 @@ void CheckName(const std::string& name, const std::string& help, bool counter) {
   if (counter != EndsWith(name, "_total"))
     throw std::logic_error("metric '" + name + (counter ? "' is a counter and must end in _total"
                                                         : "' ends in _total but is not a counter"));
+}
+
+// prometheus-cpp would throw only when the first child is added, which may be
+// deep inside a request; check label names when the family is registered.
+void CheckLabelNames(const std::string& name, const std::vector<std::string>& label_names, bool histogram) {
+  for (const auto& label : label_names) {
+    if (!prometheus::CheckLabelName(label) || (histogram && label == "le"))
+      throw std::logic_error("metric '" + name + "' has invalid label name '" + label + "'");
+  }
 }
 
 }  // namespace
@@ -94,20 +105,26 @@ MetricsRegistry::~MetricsRegistry() = default;
 MetricFamily<Counter>& MetricsRegistry::AddCounter(const std::string& name, const std::string& help,
                                                    std::vector<std::string> label_names) {
   CheckName(name, help, true);
+  CheckLabelNames(name, label_names, false);
   auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mu_);
   counters_.push_back(std::make_unique<MetricFamily<Counter>>(
-      std::move(label_names), [&family](const auto& labels) { return Counter(&family.Add(labels)); }));
+      label_names, [&family](const auto& labels) { return Counter(&family.Add(labels)); }));
+  // An unlabelled metric exists from the start (at 0), so scrapes and
+  // rate() see it before the first event instead of an absent series.
+  if (label_names.empty()) counters_.back()->WithLabels();
   return *counters_.back();
 }
 
 MetricFamily<Gauge>& MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                                std::vector<std::string> label_names) {
   CheckName(name, help, false);
+  CheckLabelNames(name, label_names, false);
   auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mu_);
   gauges_.push_back(std::make_unique<MetricFamily<Gauge>>(
-      std::move(label_names), [&family](const auto& labels) { return Gauge(&family.Add(labels)); }));
+      label_names, [&family](const auto& labels) { return Gauge(&family.Add(labels)); }));
+  if (label_names.empty()) gauges_.back()->WithLabels();
   return *gauges_.back();
 }
 
@@ -115,12 +132,18 @@ MetricFamily<Histogram>& MetricsRegistry::AddHistogram(const std::string& name, 
                                                        std::vector<std::string> label_names,
                                                        std::vector<double> bounds) {
   CheckName(name, help, false);
+  CheckLabelNames(name, label_names, true);
+  // prometheus-cpp demands strictly increasing bounds and would throw on the
+  // first Observe otherwise.
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
   std::lock_guard lock(mu_);
   histograms_.push_back(std::make_unique<MetricFamily<Histogram>>(
-      std::move(label_names), [&family, bounds = std::move(bounds)](const auto& labels) {
+      label_names, [&family, bounds = std::move(bounds)](const auto& labels) {
         return Histogram(&family.Add(labels, prometheus::Histogram::BucketBoundaries(bounds)));
       }));
+  if (label_names.empty()) histograms_.back()->WithLabels();
   return *histograms_.back();
 }
 

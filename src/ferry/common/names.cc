@@ -1,6 +1,9 @@
 #include "ferry/common/names.h"
 
+#include <cstdio>
 #include <string>
+
+#include "ferry/common/strings.h"
 
 namespace ferry {
 namespace {
@@ -8,15 +11,7 @@ namespace {
 bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 bool IsAlnum(char c) { return IsAlnumLower(c) || (c >= 'A' && c <= 'Z'); }
 
-std::string Quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s.substr(0, 80)) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
-    else out += c;
-  }
-  if (s.size() > 80) out += "...";
-  return out + "'";
-}
+std::string Quote(std::string_view s) { return QuoteForMessage(s, 80); }
 
 }  // namespace
 
