@@ -1,0 +1,166 @@
+#include "ferry/cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "ferry/api/client/http_client.h"
+#include "ferry/cli/commands.h"
+#include "ferry/cli/resource_client.h"
+#include "ferry/common/env.h"
+#include "ferry/common/names.h"
+
+#ifndef FERRY_VERSION
+#error "FERRY_VERSION must be defined by the build (top-level CMakeLists.txt)"
+#endif
+
+namespace ferry::cli {
+namespace {
+
+constexpr const char* kDefaultServer = "http://127.0.0.1:8080";
+constexpr const char* kGlobalFooter =
+    "Global options (see `ferry --help`): --server URL (env FERRY_SERVER), -n/--namespace NS";
+
+// The first argument that is not a global option or its value: the verb the
+// user typed, or empty. Lets an unknown verb be reported as such.
+std::string FirstVerb(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--server" || arg == "-n" || arg == "--namespace") {
+      ++i;
+      continue;
+    }
+    if (!arg.empty() && arg.front() == '-') continue;
+    return std::string(arg);
+  }
+  return {};
+}
+
+}  // namespace
+
+int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
+  // External verbs parse their own arguments: hand them over untouched.
+  if (argc >= 2) {
+    for (const auto& command : external) {
+      if (command.name == argv[1]) return command.run(argc - 1, argv + 1);
+    }
+  }
+
+  CLI::App app{
+      "ferry: an MLOps platform in one binary. Every verb below but the\n"
+      "control plane itself is a client of a Ferry server's REST API.",
+      "ferry"};
+  app.fallthrough();
+  app.require_subcommand(1);
+
+  std::string server = kDefaultServer;
+  std::string ns = "default";
+  app.add_option("--server", server, "URL of the Ferry server")
+      ->envname("FERRY_SERVER")
+      ->capture_default_str();
+  auto* ns_option = app.add_option("-n,--namespace", ns, "Namespace to act in")->capture_default_str();
+
+  auto* version = app.add_subcommand("version", "Print the client and server versions");
+
+  ApplyOptions apply_options;
+  auto* apply = app.add_subcommand("apply", "Create or update resources from files or standard input");
+  apply
+      ->add_option("-f,--filename", apply_options.files,
+                   "File, directory (its *.yaml, *.yml, *.json) or - for standard input; repeatable")
+      ->required()
+      ->allow_extra_args(false);
+
+  GetOptions get_options;
+  auto* get = app.add_subcommand("get", "List resources or show some by name");
+  get->add_option("kind", get_options.kind,
+                  "Resource type: plural, singular, kind or short name (KIND[/NAME])")
+      ->required();
+  get->add_option("names", get_options.names, "Names of the objects to show");
+  get->add_option("-o,--output", get_options.output, "Output format")
+      ->check(CLI::IsMember({"table", "json", "yaml", "name"}))
+      ->capture_default_str();
+  get->add_option("-l,--selector", get_options.selector, "Label selector, e.g. app=web,tier!=db");
+  get->add_flag("-A,--all-namespaces", get_options.all_namespaces, "List across all namespaces");
+  get->add_flag("-w,--watch", get_options.watch, "After listing, keep printing changes");
+
+  DescribeOptions describe_options;
+  auto* describe = app.add_subcommand("describe", "Show one or more resources in detail");
+  describe->add_option("kind", describe_options.kind, "Resource type (KIND[/NAME])")->required();
+  describe->add_option("names", describe_options.names, "Names of the objects to describe");
+
+  DeleteOptions delete_options;
+  auto* del = app.add_subcommand("delete", "Delete resources by name or by the objects of files");
+  del->add_option("kind", delete_options.kind, "Resource type (KIND[/NAME])");
+  del->add_option("names", delete_options.names, "Names of the objects to delete");
+  del->add_option("-f,--filename", delete_options.files, "File, directory or - whose objects to delete")
+      ->allow_extra_args(false);
+  del->add_flag("--ignore-not-found", delete_options.ignore_not_found,
+                "Treat objects that do not exist as deleted");
+
+  for (const auto& command : external) {
+    // Listed for --help only: the dispatch above runs it when it comes first.
+    auto* sub = app.add_subcommand(command.name, command.description);
+    sub->prefix_command();
+    sub->set_help_flag();
+  }
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_help_ptr() != nullptr) sub->footer(kGlobalFooter);
+  }
+
+  if (argc == 1) {
+    std::cout << app.help();
+    return kExitOk;
+  }
+  const std::string verb = FirstVerb(argc, argv);
+  const auto matching = app.get_subcommands([&](CLI::App* sub) { return sub->check_name(verb); });
+  if (!verb.empty() && matching.empty()) {
+    std::cerr << "error: unknown command \"" << verb << "\" for \"ferry\"\nRun 'ferry --help' for usage."
+              << std::endl;
+    return kExitUsage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  for (const auto& command : external) {
+    if (app.got_subcommand(command.name)) {
+      std::cerr << "error: `" << command.name << "` must come first: ferry " << command.name << " [OPTIONS]"
+                << std::endl;
+      return kExitUsage;
+    }
+  }
+
+  auto base_url = api::client::HttpClient::NormalizeBaseUrl(server);
+  if (!base_url.ok()) {
+    std::cerr << "error: --server: " << base_url.status().message() << std::endl;
+    return kExitUsage;
+  }
+  if (Status valid = ValidateDns1123Label(ns, "namespace"); !valid.ok()) {
+    std::cerr << "error: --namespace: " << valid.message() << std::endl;
+    return kExitUsage;
+  }
+
+  api::client::HttpClientOptions http_options;
+  http_options.user_agent = std::string("ferry-cli/") + FERRY_VERSION;
+  api::client::HttpClient http(*base_url, http_options);
+  ResourceClient client(&http);
+  Context ctx;
+  ctx.client = &client;
+  ctx.ns = ns;
+  ctx.ns_explicit = ns_option->count() > 0;
+  ctx.in = &std::cin;
+  ctx.out = &std::cout;
+  ctx.err = &std::cerr;
+  ctx.env = Env::Default();
+
+  if (version->parsed()) return RunVersion(ctx, FERRY_VERSION);
+  if (apply->parsed()) return RunApply(ctx, apply_options);
+  if (get->parsed()) return RunGet(ctx, get_options);
+  if (describe->parsed()) return RunDescribe(ctx, describe_options);
+  if (del->parsed()) return RunDelete(ctx, delete_options);
+  return kExitUsage;
+}
+
+}  // namespace ferry::cli

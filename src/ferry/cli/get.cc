@@ -1,0 +1,151 @@
+#include "ferry/cli/commands.h"
+#include "ferry/cli/commands_internal.h"
+#include "ferry/cli/output.h"
+
+namespace ferry::cli {
+namespace {
+
+std::string ResourceVersionOf(const Json& document) {
+  if (!document.is_object() || !document.contains("metadata")) return {};
+  const Json& metadata = document["metadata"];
+  if (!metadata.is_object() || !metadata.contains("resourceVersion") ||
+      !metadata["resourceVersion"].is_string()) {
+    return {};
+  }
+  return metadata["resourceVersion"].get<std::string>();
+}
+
+std::string NameOf(const Json& object) {
+  if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return {};
+  const Json& metadata = object["metadata"];
+  return metadata.contains("name") && metadata["name"].is_string() ? metadata["name"].get<std::string>() : "";
+}
+
+// Prints objects one at a time in the chosen format: the initial result of
+// `get`, then each watch event.
+class Printer {
+ public:
+  Printer(Context& ctx, const ApiResource& type, const GetOptions& options, bool with_namespace)
+      : ctx_(ctx), type_(type), options_(options), with_namespace_(with_namespace) {}
+
+  // The initial result: one object when `single`, else a List.
+  void PrintResult(const std::vector<Json>& items, bool single, const std::string& resource_version) {
+    const std::string& format = options_.output;
+    if (format == "table") {
+      std::vector<TableRow> rows = {TableHeader(type_, with_namespace_)};
+      for (const auto& item : items) rows.push_back(TableRowFor(type_, item, with_namespace_, Now()));
+      widths_ = ColumnWidths(rows);
+      if (items.empty() && !options_.watch) return;
+      for (const auto& row : rows) *ctx_.out << RenderRow(row, widths_);
+    } else if (format == "name") {
+      for (const auto& item : items) PrintObject(item);
+    } else if (single && items.size() == 1) {
+      PrintObject(items.front());
+    } else {
+      Json list = {{"apiVersion", "v1"},
+                   {"kind", "List"},
+                   {"items", items},
+                   {"metadata", {{"resourceVersion", resource_version}}}};
+      *ctx_.out << (format == "json" ? FormatJson(list) : ToYaml(list));
+    }
+    *ctx_.out << std::flush;
+  }
+
+  // One object as a table row (under the initial table's widths), a name,
+  // or a JSON/YAML document.
+  void PrintObject(const Json& object) {
+    const std::string& format = options_.output;
+    if (format == "table") {
+      *ctx_.out << RenderRow(TableRowFor(type_, object, with_namespace_, Now()), widths_);
+    } else if (format == "name") {
+      *ctx_.out << ObjectRef(type_, NameOf(object)) << "\n";
+    } else if (format == "json") {
+      *ctx_.out << FormatJson(object);
+    } else {
+      // Successive watch events form one multi-document YAML stream.
+      if (yaml_documents_++ > 0) *ctx_.out << "---\n";
+      *ctx_.out << ToYaml(object);
+    }
+    *ctx_.out << std::flush;
+  }
+
+ private:
+  std::int64_t Now() const { return ctx_.env->NowMicros(); }
+
+  Context& ctx_;
+  const ApiResource& type_;
+  const GetOptions& options_;
+  bool with_namespace_;
+  std::vector<std::size_t> widths_;
+  int yaml_documents_ = 0;
+};
+
+}  // namespace
+
+int RunGet(Context& ctx, const GetOptions& options) {
+  internal::Target target;
+  if (int rc = internal::ResolveTarget(ctx, options.kind, options.names, target); rc != kExitOk) return rc;
+  const ApiResource& type = *target.type;
+  if (!target.names.empty() && options.all_namespaces) {
+    return internal::UsageError(ctx, "a resource cannot be retrieved by name across all namespaces (-A)");
+  }
+  if (!target.names.empty() && !options.selector.empty()) {
+    return internal::UsageError(ctx, "a label selector (-l) cannot be combined with resource names");
+  }
+  if (options.watch && target.names.size() > 1) {
+    return internal::UsageError(ctx, "--watch takes at most one NAME");
+  }
+  const bool all_namespaces = options.all_namespaces && type.namespaced;
+  const std::string ns = all_namespaces || !type.namespaced ? "" : ctx.ns;
+
+  int result = kExitOk;
+  std::vector<Json> items;
+  std::string resource_version;
+  if (target.names.empty()) {
+    auto reply = ctx.client->List(type, ns, options.selector);
+    if (!reply.ok()) return internal::ReportUnreachable(ctx, reply.status());
+    if (!reply->ok()) return internal::ReportServerError(ctx, *reply->error);
+    items = reply->body["items"].get<std::vector<Json>>();
+    resource_version = ResourceVersionOf(reply->body);
+  } else {
+    for (const auto& name : target.names) {
+      auto reply = ctx.client->Get(type, ns, name);
+      if (!reply.ok()) return internal::ReportUnreachable(ctx, reply.status());
+      if (!reply->ok()) {
+        result = internal::ReportServerError(ctx, *reply->error);
+        continue;
+      }
+      resource_version = ResourceVersionOf(reply->body);
+      items.push_back(std::move(reply->body));
+    }
+  }
+
+  Printer printer(ctx, type, options, all_namespaces);
+  if (items.empty() && target.names.empty() && !options.watch &&
+      (options.output == "table" || options.output == "name")) {
+    *ctx.err << (ns.empty() ? std::string("No resources found")
+                            : "No resources found in " + ns + " namespace")
+             << "." << std::endl;
+  }
+  if (!items.empty() || target.names.empty() || options.watch) {
+    printer.PrintResult(items, target.names.size() == 1, resource_version);
+  }
+  if (!options.watch || result != kExitOk) return result;
+
+  const std::string only_name = target.names.empty() ? "" : target.names.front();
+  auto watched =
+      ctx.client->Watch(type, ns, options.selector, resource_version, [&](const WatchEvent& event) {
+        if (!only_name.empty() && NameOf(event.object) != only_name) return true;
+        if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED") {
+          *ctx.err << "warning: ignoring watch event of unknown type \"" << event.type << "\"" << std::endl;
+          return true;
+        }
+        printer.PrintObject(event.object);
+        return true;
+      });
+  if (!watched.ok()) return internal::ReportUnreachable(ctx, watched.status());
+  if (!watched->ok()) return internal::ReportServerError(ctx, *watched->error);
+  return kExitOk;
+}
+
+}  // namespace ferry::cli
