@@ -108,7 +108,9 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
     }
   } catch (const CLI::ParseError& e) {
     parsed.exit_now = true;
-    parsed.exit_code = app.exit(e);
+    // --help and --version exit 0; every other parse error is a usage error,
+    // exit 2 as for the rest of the CLI (CLI11's own codes are 100+).
+    parsed.exit_code = app.exit(e) == 0 ? 0 : 2;
   }
   return parsed;
 }

@@ -69,11 +69,16 @@ TEST_F(OptionsTest, BadConfigFilesAreUsageErrors) {
   EXPECT_NE(missing.exit_code, 0);
 }
 
-TEST_F(OptionsTest, InvalidFlagValuesAreRejected) {
-  EXPECT_TRUE(Parse({"--log-format", "xml"}).exit_now);
-  EXPECT_TRUE(Parse({"--max-body-bytes", "-5"}).exit_now);
-  EXPECT_TRUE(Parse({"--threads", "many"}).exit_now);
-  EXPECT_TRUE(Parse({"--no-such-flag"}).exit_now);
+TEST_F(OptionsTest, InvalidFlagValuesAreUsageErrors) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--log-format", "xml"}, {"--max-body-bytes", "-5"}, {"--threads", "many"}, {"--no-such-flag"}}) {
+    auto p = Parse(args);
+    EXPECT_TRUE(p.exit_now) << args[0];
+    EXPECT_EQ(p.exit_code, 2) << args[0];
+  }
+  auto help = Parse({"--help"});
+  EXPECT_TRUE(help.exit_now);
+  EXPECT_EQ(help.exit_code, 0);
 }
 
 TEST_F(OptionsTest, HomeIsExpandedAndRelativeDirsMadeAbsolute) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -665,6 +666,20 @@ Result<std::unique_ptr<WatchSubscription>> ResourceStore::Watch(const WatchOptio
   subscriber->sink = std::move(sink);
 
   std::lock_guard lock(impl_->write_mu);
+  if (options.initial_state && options.from_revision == 0) {
+    // Writes are held, so nothing can slip between this list and the
+    // subscription below.
+    ListOptions list_options;
+    list_options.ns = options.ns;
+    list_options.selector = options.selector;
+    ASSIGN_OR_RETURN(ListResult current, List(options.type_key, list_options));
+    for (Json& object : current.items) {
+      std::int64_t revision = 0;
+      const Json& rv = object["metadata"]["resourceVersion"];
+      if (rv.is_string()) revision = std::strtoll(rv.get_ref<const std::string&>().c_str(), nullptr, 10);
+      subscriber->sink(WatchEvent{WatchEventType::kAdded, revision, std::move(object)});
+    }
+  }
   if (options.from_revision > 0) {
     ASSIGN_OR_RETURN(Rows revision_rows,
                      impl_->db->Query("SELECT compacted_revision FROM resource_revision WHERE id = 1"));

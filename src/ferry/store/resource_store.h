@@ -70,6 +70,10 @@ struct WatchOptions {
   // events. An older revision than the store retains gives kFailedPrecondition
   // with a message starting "too old resource version".
   std::int64_t from_revision = 0;
+  // With from_revision 0: first deliver every matching object as an ADDED
+  // event (at its own resourceVersion), then live events, with no gap between
+  // them — Kubernetes' "get state and start at most recent".
+  bool initial_state = false;
 };
 
 // Unsubscribes when destroyed; once the destructor returns the sink is not

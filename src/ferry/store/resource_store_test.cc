@@ -653,6 +653,37 @@ TEST_P(ResourceStoreTest, WatchReplaysThenDeliversLive) {
   EXPECT_EQ(from_one.events().size(), 6u);
 }
 
+TEST_P(ResourceStoreTest, WatchWithInitialStateStartsWithCurrentObjects) {
+  MustCreate(ConfigMap("a", "", {{"tier", "gold"}}));  // 1
+  MustCreate(ConfigMap("b"));                          // 2
+  MustCreate(ConfigMap("c", "", {{"tier", "gold"}}));  // 3
+  ASSERT_TRUE(store_->Delete(kConfigMaps, "", "c").ok());  // 4
+
+  Recorder all;
+  Recorder gold;
+  WatchOptions options;
+  options.type_key = kConfigMaps;
+  options.initial_state = true;
+  auto all_watch = store_->Watch(options, all.Sink());
+  options.selector = *LabelSelector::Parse("tier=gold");
+  auto gold_watch = store_->Watch(options, gold.Sink());
+  ASSERT_TRUE(all_watch.ok() && gold_watch.ok());
+  EXPECT_EQ(all.Summary(), (std::vector<std::string>{"ADDED a@1", "ADDED b@2"}));
+  EXPECT_EQ(gold.Summary(), (std::vector<std::string>{"ADDED a@1"}));
+
+  MustCreate(ConfigMap("d", "", {{"tier", "gold"}}));  // 5
+  EXPECT_EQ(all.Summary(), (std::vector<std::string>{"ADDED a@1", "ADDED b@2", "ADDED d@5"}));
+  EXPECT_EQ(gold.Summary(), (std::vector<std::string>{"ADDED a@1", "ADDED d@5"}));
+
+  // With a revision, replay takes the place of the initial state.
+  Recorder replay;
+  options.selector = {};
+  options.from_revision = 3;
+  auto replay_watch = store_->Watch(options, replay.Sink());
+  ASSERT_TRUE(replay_watch.ok());
+  EXPECT_EQ(replay.Summary(), (std::vector<std::string>{"DELETED c@4", "ADDED d@5"}));
+}
+
 TEST_P(ResourceStoreTest, WatchWithSelectorReportsEnteringAndLeaving) {
   MustCreate(ConfigMap("a", "", {{"tier", "gold"}}));  // 1
   MustCreate(ConfigMap("b"));                          // 2
