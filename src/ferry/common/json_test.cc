@@ -8,6 +8,9 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ferry {
 namespace {
@@ -170,7 +173,38 @@ TEST(ParseYamlTest, QuotedScalarsAreStrings) {
   EXPECT_EQ(Scalar("\"~\""), "~");
   EXPECT_EQ(Scalar("\"\""), "");
   EXPECT_EQ(Scalar("!!str 42"), "42");
+  EXPECT_EQ(Scalar("!!str"), "");
+  EXPECT_EQ(Scalar("! 12"), "12");           // the non-specific tag "!" makes a scalar a string
   EXPECT_EQ(Scalar("|\n  123\n"), "123\n");  // block scalars are never resolved
+  EXPECT_EQ(Scalar("\"a\\0b\""), std::string("a\0b", 3));
+  EXPECT_EQ(Scalar("\"\\u00e9\\U0001F680\""), "\u00e9\U0001F680");
+}
+
+TEST(ParseYamlTest, TagsOtherThanStrAreRejected) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"!!python/object/apply:os.system [\"ls\"]\n", "'!!python/object/apply:os.system'"},
+      {"a: !foo x\n", "'!foo'"},
+      {"a: !!int '3'\n", "'!!int'"},
+      {"a: !!binary aGk=\n", "'!!binary'"},
+      {"a: !!str [1]\n", "'!!str'"},
+      {"!!map {a: 1}\n", "'!!map'"},
+      {"--- !foo\na: 1\n", "'!foo'"},
+      {"%TAG !e! tag:example.com,2000:\n---\na: !e!x 1\n", "'tag:example.com,2000:x'"},
+  };
+  for (const auto& [input, tag] : cases) {
+    SCOPED_TRACE(input);
+    auto parsed = ParseYamlDocuments(input);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(), HasSubstr("unsupported YAML tag " + tag));
+  }
+  auto control = ParseYaml("a: !<x%01y> v\n");  // URI escapes can put any character into a tag
+  ASSERT_FALSE(control.ok());
+  EXPECT_THAT(control.status().message(), HasSubstr("'x\\x01y'"));
+  ExpectJsonSafe(control.status());
+  auto seq = ParseYaml("a: ! [1, 2]\n");
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_EQ((*seq)["a"], Json::array({1, 2}));
 }
 
 TEST(ParseYamlTest, MapsSequencesAndFlowStyle) {
@@ -258,6 +292,53 @@ TEST(ParseYamlTest, AliasesExpandToCopies) {
   auto doc = ParseYaml("base: &b {cpu: 1}\nuse: *b\n");
   ASSERT_TRUE(doc.ok()) << doc.status().ToString();
   EXPECT_EQ((*doc)["use"], Json::parse(R"({"cpu": 1})"));
+  auto redefined = ParseYaml("a: &x 1\nb: &x 2\nc: *x\n");
+  ASSERT_TRUE(redefined.ok()) << redefined.status().ToString();
+  EXPECT_EQ((*redefined)["c"], 2);  // an alias names the latest node with that anchor
+}
+
+TEST(ParseYamlTest, AliasesAsKeys) {
+  auto doc = ParseYaml("a: &k name\nn: &n 1.0\n*k : 1\n*n : 2\n");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ(*doc, Json::parse(R"({"a": "name", "n": 1.0, "name": 1, "1.0": 2})"));
+  auto map_key = ParseYaml("a: &m {x: 1}\n? *m\n: 2\n");
+  ASSERT_FALSE(map_key.ok());
+  EXPECT_THAT(map_key.status().message(), HasSubstr("mapping keys must be scalars (line 2)"));
+  auto duplicate = ParseYaml("a: &k b\nb: 1\n*k : 2\n");
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_THAT(duplicate.status().message(), HasSubstr("duplicate key 'b' (line 3)"));
+}
+
+TEST(ParseYamlTest, UnknownAliasesAreRejected) {
+  for (const char* input : {"a: *undefined\n", "a: &x [*x]\n", "a: &x 1\n---\nb: *x\n"}) {
+    SCOPED_TRACE(input);
+    auto parsed = ParseYamlDocuments(input);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_THAT(parsed.status().message(), HasSubstr("unknown alias '*"));
+  }
+}
+
+// The copy kept of an anchored node for its aliases costs nodes too, so
+// anchors nested in each other cannot multiply memory beyond the limit.
+TEST(ParseYamlTest, AnchoredNodesAreChargedForTheirCopy) {
+  ParseLimits limits;
+  limits.max_nodes = 10;
+  EXPECT_TRUE(ParseYaml("a: [1, 2, 3, 4]\n", limits).ok());   // 7 nodes
+  auto anchored = ParseYaml("a: &x [1, 2, 3, 4]\n", limits);  // 7 + a copy of 5
+  ASSERT_FALSE(anchored.ok());
+  EXPECT_THAT(anchored.status().message(), HasSubstr("more than 10 nodes"));
+
+  std::string items;
+  for (int i = 0; i < 20'000; ++i) items += "1,";
+  std::string plain = "[" + items + "1]", nested = plain;
+  for (int level = 0; level < 60; ++level) {
+    plain = "[" + plain + "]";
+    nested = "&a" + std::to_string(level) + " [" + nested + "]";
+  }
+  EXPECT_TRUE(ParseYaml(plain).ok());
+  auto copies = ParseYaml(nested);
+  ASSERT_FALSE(copies.ok());
+  EXPECT_THAT(copies.status().message(), HasSubstr("more than 1000000 nodes"));
 }
 
 TEST(ParseYamlTest, DepthLimit) {
@@ -269,13 +350,18 @@ TEST(ParseYamlTest, DepthLimit) {
   EXPECT_THAT(deep.status().message(), HasSubstr("nesting deeper than 4 levels"));
 }
 
-TEST(ParseYamlTest, HugeFlowNestingDoesNotCrash) {
+TEST(ParseYamlTest, HugeNestingDoesNotCrash) {
   for (int depth : {1'000, 100'000}) {
     auto deep = ParseYaml(std::string(depth, '[') + std::string(depth, ']'));
     ASSERT_FALSE(deep.ok()) << depth;
     ExpectJsonSafe(deep.status());
     auto maps = ParseYaml(std::string(depth, '{') + std::string(depth, '}'));
     ASSERT_FALSE(maps.ok()) << depth;
+    std::string block;
+    for (int i = 0; i < depth; ++i) block += "- ";
+    auto blocks = ParseYaml(block + "x\n");
+    ASSERT_FALSE(blocks.ok()) << depth;
+    EXPECT_THAT(blocks.status().message(), HasSubstr("nesting deeper than 64 levels"));
   }
 }
 
@@ -295,8 +381,9 @@ TEST(ParseYamlTest, GarbageAndTabsGiveErrorsWithPosition) {
   EXPECT_THAT(tab.status().message(), HasSubstr("line 2"));
 }
 
-// Streams on which yaml-cpp 0.7's LoadAll would allocate until the process dies.
-TEST(ParseYamlTest, StreamsThatStallTheParserAreRejected) {
+// Streams on which yaml-cpp 0.7, Ferry's earlier parser, allocated until the
+// process died (jbeder/yaml-cpp#1319).
+TEST(ParseYamlTest, StreamsThatStalledTheParserAreRejected) {
   for (const char* input : {",\n", ",\n|\n|.", " ,b\t}\n|\n|.  ", "a: 1\n---\n,\n"}) {
     SCOPED_TRACE(::testing::PrintToString(std::string(input)));
     auto parsed = ParseYamlDocuments(input);
@@ -306,12 +393,16 @@ TEST(ParseYamlTest, StreamsThatStallTheParserAreRejected) {
 }
 
 TEST(ParseYamlTest, ContentAfterADocumentNeedsASeparator) {
-  for (const char* input : {"- a\nb: c\n", "[1]\n[2]\n", "{a: 1}\n{b: 2}\n", "a: 1\n---\n[2]\n[3]\n"}) {
+  for (const char* input : {"[1]\n[2]\n", "{a: 1}\n{b: 2}\n", "a: 1\n---\n[2]\n[3]\n", "a: 1\n... b: 2\n"}) {
     SCOPED_TRACE(::testing::PrintToString(std::string(input)));
     auto parsed = ParseYamlDocuments(input);
     ASSERT_FALSE(parsed.ok());
     EXPECT_THAT(parsed.status().message(), HasSubstr("separate documents with '---'"));
   }
+  // libyaml reads this one as a sequence that goes on wrongly.
+  auto mixed = ParseYamlDocuments("- a\nb: c\n");
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_THAT(mixed.status().message(), HasSubstr("line 2, column 1: did not find expected '-' indicator"));
   auto ended = ParseYamlDocuments("a: 1\n...\n# next\n\nb: 2\n");
   ASSERT_TRUE(ended.ok()) << ended.status().ToString();
   EXPECT_EQ(ended->size(), 2u);
@@ -325,6 +416,42 @@ TEST(ParseYamlTest, ContentAfterADocumentNeedsASeparator) {
   EXPECT_EQ(crlf->size(), 2u);
 }
 
+// YAML 1.2 lets a document without "---" follow a "..." end marker.
+TEST(ParseYamlTest, BareDocumentsAfterAnEndMarker) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"a: 1\r\n... # end\r\nb: 2\r\n", R"([{"a": 1}, {"b": 2}])"},
+      {"\xC3\xA9: 1\n...\nb: 2\n...\nc: 3\n", R"([{"\u00e9": 1}, {"b": 2}, {"c": 3}])"},
+      {"...\nb: 2\n", R"([{"b": 2}])"},
+      {"a: 1\n...\n...\nb: 2\n", R"([{"a": 1}, {"b": 2}])"},
+      {"a: 1\n...\n---\nb: 2\n", R"([{"a": 1}, {"b": 2}])"},
+      {"a: 1\n...\n  - x\n", R"([{"a": 1}, ["x"]])"},
+      {"a: |\n  text\n...\nb: 2\n", R"([{"a": "text\n"}, {"b": 2}])"},
+      {"a: 1\n...\n", R"([{"a": 1}])"},
+  };
+  for (const auto& [input, expected] : cases) {
+    SCOPED_TRACE(::testing::PrintToString(input));
+    auto parsed = ParseYamlDocuments(input);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    EXPECT_EQ(Json(*parsed), Json::parse(expected));
+  }
+  std::string many;
+  for (int i = 0; i < 10'000; ++i) many += "x" + std::to_string(i) + "\n...\n";
+  auto docs = ParseYamlDocuments(many);
+  ASSERT_TRUE(docs.ok()) << docs.status().ToString();
+  ASSERT_EQ(docs->size(), 10'000u);
+  EXPECT_EQ(docs->back(), "x9999");
+
+  auto directive = ParseYamlDocuments("a: 1\n...\n%YAML 1.2\nb: 2\n");  // a directive needs "---"
+  ASSERT_FALSE(directive.ok());
+  EXPECT_THAT(directive.status().message(), HasSubstr("line 4, column 1"));
+  auto quoted = ParseYamlDocuments("key: \"x\n...\n\"\n");
+  ASSERT_FALSE(quoted.ok());
+  EXPECT_THAT(quoted.status().message(), HasSubstr("line 2, column 1: found unexpected document indicator"));
+  auto later = ParseYamlDocuments("a: 1\n...\nb: [1\n");
+  ASSERT_FALSE(later.ok());
+  EXPECT_THAT(later.status().message(), HasSubstr("while parsing a flow sequence at line 3, column 4"));
+}
+
 TEST(ParseYamlTest, RejectsInvalidUtf8) {
   for (const std::string& input :
        {std::string("a: \xff\n"), std::string("\xc3: 1\n"), std::string("a: \"x\xed\xa0\x80\"\n")}) {
@@ -333,6 +460,13 @@ TEST(ParseYamlTest, RejectsInvalidUtf8) {
     ASSERT_FALSE(parsed.ok());
     ExpectJsonSafe(parsed.status());
   }
+  auto positioned = ParseYaml("a: 1\nb: \xff\n");
+  ASSERT_FALSE(positioned.ok());
+  EXPECT_THAT(positioned.status().message(),
+              HasSubstr("line 2, column 4: invalid leading UTF-8 octet (0xFF)"));
+  auto control = ParseYaml("a: \x01\n");
+  ASSERT_FALSE(control.ok());
+  EXPECT_THAT(control.status().message(), HasSubstr("line 1, column 4: control characters are not allowed"));
 }
 
 TEST(ParseYamlTest, RandomBytesNeverThrow) {
@@ -373,6 +507,18 @@ TEST(ToYamlTest, RoundTripsStringsThatLookLikeOtherTypes) {
   }
 }
 
+// YAML 1.1 readers such as PyYAML, and the go-yaml behind kubectl, take
+// these for booleans, numbers or dates when plain.
+TEST(ToYamlTest, QuotesWhatYaml11WouldNotReadAsAString) {
+  for (const char* s : {"yes", "No", "on", "OFF", "y", "N", "1_000", "12:30", "2024-01-01",
+                        "2024-01-01T10:00:00Z", "+1_0", "-.5_0", "0b101", "=", "<<"}) {
+    EXPECT_EQ(ToYaml(Json(s)), "\"" + std::string(s) + "\"\n");
+  }
+  for (const char* s : {"yesterday", "onion", "v1", "1st", "1.0.0-beta", "abc", "=="}) {
+    EXPECT_EQ(ToYaml(Json(s)), std::string(s) + "\n");
+  }
+}
+
 TEST(ToYamlTest, RoundTripsStringsWithYamlSyntax) {
   for (const char* s : {"a: b",
                         "- item",
@@ -400,12 +546,60 @@ TEST(ToYamlTest, RoundTripsStringsWithYamlSyntax) {
                         "back\\slash",
                         "C:\\path",
                         "\x01control",
-                        "bell\a"}) {
+                        "bell\a",
+                        "del\x7F",
+                        "c1\xC2\x80\xC2\x9F",
+                        "nel\xC2\x85next",
+                        "ls\xE2\x80\xA8next",
+                        "ps\xE2\x80\xA9next",
+                        "\xEF\xBB\xBF"
+                        "bom",
+                        "nonchar\xEF\xBF\xBE",
+                        "emoji \xF0\x9F\x9A\x80",
+                        "- ",
+                        ":",
+                        "a:b",
+                        "http://example.com/a#b",
+                        "-1x",
+                        " ",
+                        "\t"}) {
     SCOPED_TRACE(::testing::PrintToString(std::string(s)));
     ExpectRoundTrip(Json(s));
     ExpectRoundTrip(Json{{"k", s}});
     ExpectRoundTrip(Json{{s, 1}});
   }
+}
+
+TEST(ToYamlTest, RoundTripsNulAndLongText) {
+  ExpectRoundTrip(Json(std::string("a\0b", 3)));
+  ExpectRoundTrip(Json{{std::string("k\0", 2), "v"}});
+  const std::string long_key(200, 'k');
+  ExpectRoundTrip(Json{{long_key, "v"}});
+  const std::string words = std::string(100, 'x') + " " + std::string(100, 'y');
+  EXPECT_EQ(ToYaml(Json{{"k", words}}), "k: " + words + "\n");  // long lines are not folded
+}
+
+// Strings drawn from what YAML treats specially round-trip as values, keys
+// and list items.
+TEST(ToYamlTest, RoundTripsRandomStrings) {
+  std::vector<std::string> pieces = {
+      "---", "...", "\xC2\x85", "\xE2\x80\xA8", "\xC3\xA9", "\xF0\x9F\x9A\x80", "\xEF\xBB\xBF"};
+  for (char c : std::string_view("ax01e. \n\r\t:-#'\"\\|>~[{,?&*!%@\x01\x7F")) pieces.emplace_back(1, c);
+  std::mt19937 rng(13);
+  for (int i = 0; i < 3000; ++i) {
+    std::string s;
+    int len = static_cast<int>(rng() % 12);
+    for (int k = 0; k < len; ++k) s += pieces[rng() % pieces.size()];
+    SCOPED_TRACE(::testing::PrintToString(s));
+    ExpectRoundTrip(Json(s));
+    ExpectRoundTrip(Json{{s, s}, {"z", Json::array({s, 1})}});
+  }
+}
+
+TEST(ToYamlTest, ReplacesInvalidUtf8) {
+  auto back = ParseYaml(ToYaml(Json{{std::string("k\xff"), std::string("a\xc3")}}));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, Json::parse("{\"k\\ufffd\": \"a\\ufffd\"}"));
 }
 
 TEST(ToYamlTest, RoundTripsMultiLineStrings) {
@@ -455,9 +649,12 @@ TEST(ToYamlTest, RoundTripsUnicode) {
 }
 
 TEST(ToYamlTest, WritesBlockStyle) {
-  EXPECT_EQ(ToYaml(Json::parse(R"({"apiVersion": "v1", "items": [1, "two"]})")),
-            "apiVersion: v1\nitems:\n  - 1\n  - two\n");
+  EXPECT_EQ(
+      ToYaml(Json::parse(R"({"apiVersion": "v1", "items": [1, "two"]})")),
+      "apiVersion: v1\nitems:\n- 1\n- two\n");  // sequences in mappings unindented, as kubectl writes them
   EXPECT_EQ(ToYaml(Json("123")), "\"123\"\n");
+  EXPECT_EQ(ToYaml(Json("v1.2.3-rc")), "v1.2.3-rc\n");
+  EXPECT_EQ(ToYaml(Json{{"script", "set -e\nrun\n"}}), "script: |\n  set -e\n  run\n");
 }
 
 }  // namespace
