@@ -1,0 +1,83 @@
+#pragma once
+// ApiServer: Ferry's HTTP/1.1 front end. It listens on one address, serves
+// the native resource API (/api/v1/...), discovery, health, readiness,
+// version and Prometheus metrics, and enforces the transport limits (body
+// size, header/body/idle timeouts, connection and in-flight caps) that keep
+// untrusted clients from exhausting the process. docs/adr/0002-http-server.md
+// explains the threading model.
+//
+// Thread-safety: thread-safe. Shutdown() may be called from any thread
+// except the server's own (never from inside a handler).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "ferry/common/env.h"
+#include "ferry/common/metrics.h"
+#include "ferry/common/status.h"
+#include "ferry/store/database.h"
+#include "ferry/store/resource_store.h"
+#include "ferry/store/resource_types.h"
+
+namespace ferry::api {
+
+struct ApiOptions {
+  std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
+  std::size_t max_body_bytes = 32 << 20;
+  // Header: from a request's first byte to its blank line. Body: reading a
+  // request body, and writing any response chunk. Idle: a keep-alive
+  // connection waiting for its next request.
+  std::chrono::seconds header_timeout{10}, body_timeout{60}, idle_timeout{75};
+  int threads = 0;  // I/O threads; 0: max(2, hardware_concurrency)
+  std::string version;  // for /version
+
+  // Handler threads, which may block on the store; 0: 4 x I/O threads.
+  int handler_threads = 0;
+  // Open connections beyond this are answered 503 and closed.
+  std::size_t max_connections = 4096;
+  // Requests admitted to the handler threads (running or queued); beyond
+  // this, 503 with Retry-After instead of an unbounded queue.
+  std::size_t max_in_flight = 256;
+  // Interval of the ": keep-alive" comment on idle watch streams.
+  std::chrono::milliseconds sse_keepalive{15'000};
+  // A watch stream whose client lags this many events behind is ended; the
+  // client re-lists and watches again.
+  std::size_t max_watch_backlog = 1024;
+};
+
+struct ApiServices {  // not owned; outlive the server
+  store::Database* db;                 // /readyz pings it
+  store::ResourceStore* resources;
+  const store::ResourceTypes* types;
+  MetricsRegistry* metrics;            // ferry_http_* and process_* are registered here
+  Env* env;
+};
+
+class ApiServer {
+ public:
+  // Binds and starts the threads. InvalidArgument for a malformed listen
+  // address; Unavailable naming the address and the OS error when the bind
+  // fails; Internal if the metrics are already registered in the registry.
+  static Result<std::unique_ptr<ApiServer>> Start(const ApiOptions& options, const ApiServices& services);
+
+  ~ApiServer();  // Shutdown(0) if still running
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // "http://127.0.0.1:PORT" with the bound port.
+  std::string url() const;
+
+  // Stops accepting, finishes in-flight requests (for up to `drain`; their
+  // responses close the connection), ends watch streams and idle keep-alive
+  // connections, joins threads. Idempotent.
+  void Shutdown(std::chrono::milliseconds drain);
+
+ private:
+  struct Impl;
+  explicit ApiServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ferry::api
