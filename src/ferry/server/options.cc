@@ -29,7 +29,9 @@ Status ApplyConfigFile(CLI::App& app, const std::string& path) {
   if (!in) return InvalidArgument("cannot read config file '" + path + "'", "config");
   std::stringstream text;
   text << in.rdbuf();
-  ASSIGN_OR_RETURN(Json doc, ParseYaml(text.str()));
+  auto parsed = ParseYaml(text.str());
+  if (!parsed.ok()) return parsed.status().WithContext("config file '" + path + "'");
+  Json doc = std::move(parsed).value();
   if (doc.is_null()) return Status::OK();
   if (!doc.is_object())
     return InvalidArgument("config file '" + path + "' must be a mapping of option names to values");
@@ -41,9 +43,9 @@ Status ApplyConfigFile(CLI::App& app, const std::string& path) {
     }
     if (opt == nullptr || key == "config")
       return InvalidArgument("config file '" + path + "': unknown option '" + key + "'", key);
-    if (opt->count() > 0) continue;  // a flag or FERRY_* variable wins
     if (value.is_object() || value.is_array() || value.is_null())
       return InvalidArgument("config file '" + path + "': option '" + key + "' must be a scalar", key);
+    if (opt->count() > 0) continue;  // a flag or FERRY_* variable wins
     try {
       opt->add_result(value.is_string() ? value.get<std::string>() : value.dump());
       opt->run_callback();

@@ -39,21 +39,22 @@ int Main(int argc, char** argv) {
   if (parsed.exit_now) return parsed.exit_code;
   ServerOptions& options = parsed.options;
 
-  LogOptions log_options;
-  log_options.level = ParseLogLevel(options.log_level).ValueOr(spdlog::level::info);
-  log_options.format = options.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
-  InitLogging(log_options);
-
-  if (Status st = ResolveDefaults(options); !st.ok()) return Fail(st);
-
   // Signals are handled by sigwait() below; block them before any thread
-  // starts so that every thread inherits the mask.
+  // starts (logging's flusher is the first) so that every thread inherits
+  // the mask and a SIGTERM always means a clean drain.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  LogOptions log_options;
+  log_options.level = ParseLogLevel(options.log_level).ValueOr(spdlog::level::info);
+  log_options.format = options.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
+  InitLogging(log_options);
+
+  if (Status st = ResolveDefaults(options); !st.ok()) return Fail(st);
 
   auto lock = DataDirLock::Acquire(options.data_dir);
   if (!lock.ok()) return Fail(lock.status());
