@@ -422,6 +422,23 @@ struct ResourceStore::Impl {
     return result;
   }
 
+  // Replace keeps the stored status and takes the rest from `object`;
+  // ReplaceStatus takes only the status from it.
+  Result<Json> ReplaceWith(const std::string& type_key, Json object, const UpdateCheck& check, bool status_only) {
+    RETURN_IF_ERROR(CheckShape(object));
+    const std::string ns = NamespaceOf(object["metadata"]);
+    const std::string name = object["metadata"]["name"].get<std::string>();
+    return Update(
+        type_key, ns, name,
+        [&](const Json& stored, std::int64_t stored_rv) -> Result<Json> {
+          RETURN_IF_ERROR(CheckPreconditions(object["metadata"], stored, stored_rv, type_key, name));
+          Json updated = status_only ? stored : object;
+          CopyStatus(status_only ? object : stored, updated);
+          return updated;
+        },
+        check);
+  }
+
   Result<Json> PatchWith(const std::string& type_key, const std::string& ns_in, const std::string& name,
                          const Json& merge_patch, bool status_only, const UpdateCheck& check) {
     if (!merge_patch.is_object())
@@ -585,34 +602,12 @@ Result<ListResult> ResourceStore::List(const std::string& type_key, const ListOp
 }
 
 Result<Json> ResourceStore::Replace(const std::string& type_key, Json object, const UpdateCheck& check) {
-  RETURN_IF_ERROR(CheckShape(object));
-  const std::string ns = NamespaceOf(object["metadata"]);
-  const std::string name = object["metadata"]["name"].get<std::string>();
-  return impl_->Update(
-      type_key, ns, name,
-      [&](const Json& stored, std::int64_t stored_rv) -> Result<Json> {
-        RETURN_IF_ERROR(CheckPreconditions(object["metadata"], stored, stored_rv, type_key, name));
-        Json updated = object;
-        CopyStatus(stored, updated);
-        return updated;
-      },
-      check);
+  return impl_->ReplaceWith(type_key, std::move(object), check, /*status_only=*/false);
 }
 
 Result<Json> ResourceStore::ReplaceStatus(const std::string& type_key, Json object,
                                           const UpdateCheck& check) {
-  RETURN_IF_ERROR(CheckShape(object));
-  const std::string ns = NamespaceOf(object["metadata"]);
-  const std::string name = object["metadata"]["name"].get<std::string>();
-  return impl_->Update(
-      type_key, ns, name,
-      [&](const Json& stored, std::int64_t stored_rv) -> Result<Json> {
-        RETURN_IF_ERROR(CheckPreconditions(object["metadata"], stored, stored_rv, type_key, name));
-        Json updated = stored;
-        CopyStatus(object, updated);
-        return updated;
-      },
-      check);
+  return impl_->ReplaceWith(type_key, std::move(object), check, /*status_only=*/true);
 }
 
 Result<Json> ResourceStore::Patch(const std::string& type_key, const std::string& ns, const std::string& name,
