@@ -12,14 +12,18 @@ namespace {
 
 Status ValidateOptions(const ApiOptions& options) {
   RETURN_IF_ERROR(ParseListenAddress(options.listen).status());
-  if (options.max_body_bytes == 0) return InvalidArgument("max_body_bytes must be positive", "max_body_bytes");
-  if (options.header_timeout.count() <= 0 || options.body_timeout.count() <= 0 || options.idle_timeout.count() <= 0)
+  if (options.max_body_bytes == 0)
+    return InvalidArgument("max_body_bytes must be positive", "max_body_bytes");
+  if (options.header_timeout.count() <= 0 || options.body_timeout.count() <= 0 ||
+      options.idle_timeout.count() <= 0)
     return InvalidArgument("HTTP timeouts must be positive", "timeouts");
   if (options.threads < 0 || options.handler_threads < 0)
     return InvalidArgument("thread counts must not be negative", "threads");
-  if (options.max_connections == 0) return InvalidArgument("max_connections must be positive", "max_connections");
+  if (options.max_connections == 0)
+    return InvalidArgument("max_connections must be positive", "max_connections");
   if (options.max_in_flight == 0) return InvalidArgument("max_in_flight must be positive", "max_in_flight");
-  if (options.sse_keepalive.count() <= 0) return InvalidArgument("sse_keepalive must be positive", "sse_keepalive");
+  if (options.sse_keepalive.count() <= 0)
+    return InvalidArgument("sse_keepalive must be positive", "sse_keepalive");
   if (options.max_watch_backlog == 0)
     return InvalidArgument("max_watch_backlog must be positive", "max_watch_backlog");
   return Status::OK();

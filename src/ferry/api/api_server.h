@@ -30,7 +30,7 @@ struct ApiOptions {
   // request body, and writing any response chunk. Idle: a keep-alive
   // connection waiting for its next request.
   std::chrono::seconds header_timeout{10}, body_timeout{60}, idle_timeout{75};
-  int threads = 0;  // I/O threads; 0: max(2, hardware_concurrency)
+  int threads = 0;      // I/O threads; 0: max(2, hardware_concurrency)
   std::string version;  // for /version
 
   // Handler threads, which may block on the store; 0: 4 x I/O threads.
@@ -47,11 +47,11 @@ struct ApiOptions {
   std::size_t max_watch_backlog = 1024;
 };
 
-struct ApiServices {  // not owned; outlive the server
-  store::Database* db;                 // /readyz pings it
+struct ApiServices {    // not owned; outlive the server
+  store::Database* db;  // /readyz pings it
   store::ResourceStore* resources;
   const store::ResourceTypes* types;
-  MetricsRegistry* metrics;            // ferry_http_* and process_* are registered here
+  MetricsRegistry* metrics;  // ferry_http_* and process_* are registered here
   Env* env;
 };
 

@@ -45,8 +45,8 @@ class ApiServerTest : public ::testing::Test {
   }
 
   void StartServer() {
-    auto server = ApiServer::Start(
-        options_, {&tdb_->db(), resources_.get(), &types_, &metrics_, Env::Default()});
+    auto server =
+        ApiServer::Start(options_, {&tdb_->db(), resources_.get(), &types_, &metrics_, Env::Default()});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
     conn_ = std::make_unique<TestConnection>(server_->url());
@@ -134,8 +134,9 @@ TEST_F(ApiServerTest, CreateGetReplacePatchDelete) {
   EXPECT_EQ(BodyOf(patched)["data"], Json({{"n", "1"}}));
   EXPECT_EQ(BodyOf(patched)["metadata"]["labels"]["app"], "x");
 
-  Response rename = Call("PATCH", std::string(kConfigMaps) + "/settings", R"({"metadata": {"name": "other"}})",
-                         {{"Content-Type", "application/merge-patch+json"}});
+  Response rename =
+      Call("PATCH", std::string(kConfigMaps) + "/settings", R"({"metadata": {"name": "other"}})",
+           {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(rename.result_int(), 400);
   EXPECT_EQ(BodyOf(rename)["error"]["field"], "metadata.name");
 
@@ -155,8 +156,9 @@ TEST_F(ApiServerTest, CreateGetReplacePatchDelete) {
 
 TEST_F(ApiServerTest, CreateFromYamlAndRejectsBadInput) {
   StartServer();
-  Response created = Call("POST", kConfigMaps, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y1\ndata:\n  a: b\n",
-                          {{"Content-Type", "application/yaml"}});
+  Response created =
+      Call("POST", kConfigMaps, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y1\ndata:\n  a: b\n",
+           {{"Content-Type", "application/yaml"}});
   ASSERT_EQ(created.result_int(), 201) << created.body();
 
   struct Case {
@@ -173,8 +175,8 @@ TEST_F(ApiServerTest, CreateFromYamlAndRejectsBadInput) {
             "InvalidArgument", "metadata.name"},
            {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"other"}})",
             "application/json", 400, "InvalidArgument", "metadata.namespace"},
-           {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"spec":{}})", "application/json", 400,
-            "InvalidArgument", "spec"},
+           {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"spec":{}})", "application/json",
+            400, "InvalidArgument", "spec"},
            {R"({"kind":"ConfigMap","metadata":{"name":"x"}})", "application/json", 400, "InvalidArgument",
             "apiVersion"},
            {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"y1"}})", "application/json", 409,
@@ -216,7 +218,8 @@ TEST_F(ApiServerTest, ListPagesWithSelectorsAcrossNamespaces) {
     EXPECT_EQ(body["apiVersion"], "v1");
     for (const auto& item : body["items"]) names.push_back(item["metadata"]["name"]);
     next = body["metadata"].contains("continue")
-               ? std::string(kConfigMaps) + "?limit=2&continue=" + body["metadata"]["continue"].get<std::string>()
+               ? std::string(kConfigMaps) +
+                     "?limit=2&continue=" + body["metadata"]["continue"].get<std::string>()
                : "";
   }
   EXPECT_EQ(names, (std::vector<std::string>{"cm0", "cm1", "cm2", "cm3", "cm4"}));
@@ -228,8 +231,8 @@ TEST_F(ApiServerTest, ListPagesWithSelectorsAcrossNamespaces) {
   Json all = BodyOf(Call("GET", "/api/v1/configmaps"));
   EXPECT_EQ(all["items"].size(), 6u);
 
-  for (const char* bad : {"?limit=abc", "?limit=0", "?limit=-1", "?limit=1001", "?limit=99999999999999999999",
-                          "?limit="}) {
+  for (const char* bad :
+       {"?limit=abc", "?limit=0", "?limit=-1", "?limit=1001", "?limit=99999999999999999999", "?limit="}) {
     Response response = Call("GET", std::string(kConfigMaps) + bad);
     EXPECT_EQ(response.result_int(), 400) << bad;
     EXPECT_EQ(BodyOf(response)["error"]["field"], "limit") << bad;
@@ -314,7 +317,8 @@ TEST_F(ApiServerTest, WatchStreamsEventsInOrderAndReplays) {
   ASSERT_EQ(Call("PATCH", std::string(kConfigMaps) + "/a", R"({"data":{"k":"2"}})").result_int(), 200);
   ASSERT_EQ(Call("DELETE", std::string(kConfigMaps) + "/b").result_int(), 200);
 
-  ASSERT_TRUE(watcher.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 4; }));
+  ASSERT_TRUE(
+      watcher.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 4; }));
   auto events = testing::ParseSse(watcher.StreamBody());
   std::vector<std::pair<std::string, std::string>> seen;
   long previous = 0;
@@ -333,7 +337,8 @@ TEST_F(ApiServerTest, WatchStreamsEventsInOrderAndReplays) {
   TestConnection replay(server_->url());
   replay.Send("GET", std::string(kConfigMaps) + "?watch=true&resourceVersion=" + list_version);
   ASSERT_TRUE(replay.ReadHeader());
-  ASSERT_TRUE(replay.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 4; }));
+  ASSERT_TRUE(
+      replay.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 4; }));
   EXPECT_EQ(testing::ParseSse(replay.StreamBody()), events);
 
   server_->Shutdown(std::chrono::seconds(20));
@@ -348,7 +353,8 @@ TEST_F(ApiServerTest, WatchFiltersBySelectorAndRejectsBadParameters) {
   ASSERT_TRUE(watcher.ReadHeader());
   CreateConfigMap("other", {{"team", "web"}});
   CreateConfigMap("mine", {{"team", "ml"}});
-  ASSERT_TRUE(watcher.ReadBodyUntil([](const std::string& body) { return !testing::ParseSse(body).empty(); }));
+  ASSERT_TRUE(
+      watcher.ReadBodyUntil([](const std::string& body) { return !testing::ParseSse(body).empty(); }));
   auto events = testing::ParseSse(watcher.StreamBody());
   EXPECT_EQ(Json::parse(events[0]["data"])["object"]["metadata"]["name"], "mine");
 
@@ -410,8 +416,8 @@ TEST_F(ApiServerTest, HealthReadinessVersionMetrics) {
       << text;
   EXPECT_TRUE(testing::HasMetricSample(text, "ferry_http_requests_in_flight", {}, "1")) << text;
   EXPECT_TRUE(testing::HasMetricSample(text, "ferry_http_connections_open", {}, "1")) << text;
-  for (const char* name : {"process_resident_memory_bytes", "process_start_time_seconds", "process_cpu_seconds_total",
-                           "process_open_fds"}) {
+  for (const char* name : {"process_resident_memory_bytes", "process_start_time_seconds",
+                           "process_cpu_seconds_total", "process_open_fds"}) {
     EXPECT_NE(text.find(std::string("\n") + name + " "), std::string::npos) << name << "\n" << text;
   }
   EXPECT_EQ(text.find("/missing"), std::string::npos);

@@ -39,7 +39,8 @@ bool CharsetIsUtf8(std::string_view content_type) {
     std::string param = Lower(Trim(content_type.substr(0, semi)));
     if (!param.starts_with("charset=")) continue;
     std::string value = param.substr(8);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
     if (value != "utf-8" && value != "utf8" && value != "us-ascii") return false;
   }
   return true;
@@ -61,11 +62,11 @@ std::string ChildPath(const std::string& parent, const std::string& key) {
 // them turn into nulls when the object is stored.
 Status CheckFiniteNumbers(const Json& value, const std::string& path) {
   if (value.is_number_float() && !std::isfinite(value.get<double>()))
-    return InvalidArgument((path.empty() ? std::string("value") : path) +
-                               ": .nan and .inf cannot be represented in JSON",
-                           path);
+    return InvalidArgument(
+        (path.empty() ? std::string("value") : path) + ": .nan and .inf cannot be represented in JSON", path);
   if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) RETURN_IF_ERROR(CheckFiniteNumbers(item, ChildPath(path, key)));
+    for (const auto& [key, item] : value.items())
+      RETURN_IF_ERROR(CheckFiniteNumbers(item, ChildPath(path, key)));
   } else if (value.is_array()) {
     for (std::size_t i = 0; i < value.size(); ++i)
       RETURN_IF_ERROR(CheckFiniteNumbers(value[i], path + "[" + std::to_string(i) + "]"));
@@ -110,10 +111,13 @@ double QualityOf(const std::vector<MediaRange>& ranges, std::string_view type) {
   double q = -1;
   for (const auto& range : ranges) {
     int specificity = -1;
-    if (range.type == type) specificity = 2;
-    else if (range.type.size() == major.size() + 2 && range.type.starts_with(major) && range.type.ends_with("/*"))
+    if (range.type == type)
+      specificity = 2;
+    else if (range.type.size() == major.size() + 2 && range.type.starts_with(major) &&
+             range.type.ends_with("/*"))
       specificity = 1;
-    else if (range.type == "*/*") specificity = 0;
+    else if (range.type == "*/*")
+      specificity = 0;
     if (specificity > best_specificity) {
       best_specificity = specificity;
       q = range.q;
@@ -132,7 +136,8 @@ std::variant<BodyFormat, ApiError> RequestBodyFormat(const HttpRequest& request,
   std::string_view header = request.headers.Get("Content-Type");
   std::string media = MediaTypeOf(header);
   std::string_view accepted = kind == BodyKind::kObject ? kObjectTypes : kMergePatchTypes;
-  if (!CharsetIsUtf8(header)) return UnsupportedMediaTypeError(header, "UTF-8 text: " + std::string(accepted));
+  if (!CharsetIsUtf8(header))
+    return UnsupportedMediaTypeError(header, "UTF-8 text: " + std::string(accepted));
   if (kind == BodyKind::kMergePatch) {
     if (media == kMergePatchType || media == kJsonType) return BodyFormat::kJson;
     return UnsupportedMediaTypeError(header, accepted);

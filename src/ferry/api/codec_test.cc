@@ -52,8 +52,8 @@ TEST(RequestBodyFormatTest, OtherTypesAre415) {
 TEST(RequestBodyFormatTest, MergePatchIsJsonOnly) {
   EXPECT_EQ(FormatOf("application/merge-patch+json", BodyKind::kMergePatch), BodyFormat::kJson);
   EXPECT_EQ(FormatOf("application/json", BodyKind::kMergePatch), BodyFormat::kJson);
-  for (const char* type : {"", "application/yaml", "application/json-patch+json",
-                           "application/strategic-merge-patch+json"}) {
+  for (const char* type :
+       {"", "application/yaml", "application/json-patch+json", "application/strategic-merge-patch+json"}) {
     EXPECT_EQ(ErrorOf(type, BodyKind::kMergePatch).http_status, 415) << type;
   }
 }

@@ -15,20 +15,34 @@ constexpr std::string_view kTooOldPrefix = "too old resource version";
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kFailedPrecondition: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kDeadlineExceeded: return 504;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kPayloadTooLarge:
+      return 413;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -70,10 +84,10 @@ Json ErrorBody(const ApiError& error) {
 }
 
 HttpResponse ErrorResponse(const ApiError& error) {
-  HttpResponse response = TextResponse(
-      error.http_status, "application/json",
-      ErrorBody(error).dump(-1, ' ', false, Json::error_handler_t::replace));
-  if (error.http_status == 429 || error.http_status == 503) response.headers.Set("Retry-After", kRetryAfterSeconds);
+  HttpResponse response = TextResponse(error.http_status, "application/json",
+                                       ErrorBody(error).dump(-1, ' ', false, Json::error_handler_t::replace));
+  if (error.http_status == 429 || error.http_status == 503)
+    response.headers.Set("Retry-After", kRetryAfterSeconds);
   return response;
 }
 

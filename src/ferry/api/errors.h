@@ -23,9 +23,9 @@ namespace ferry::api {
 
 struct ApiError {
   int http_status = 500;
-  std::string code;     // "InvalidArgument", "MethodNotAllowed", ...
+  std::string code;  // "InvalidArgument", "MethodNotAllowed", ...
   std::string message;
-  std::string field;    // empty when the error is not about one field
+  std::string field;  // empty when the error is not about one field
 };
 
 // The HTTP status for a Status code (InvalidArgument 400, NotFound 404, ...).

@@ -7,12 +7,12 @@ namespace {
 
 TEST(HttpStatusForTest, MapsEveryCode) {
   const std::pair<StatusCode, int> cases[] = {
-      {StatusCode::kInvalidArgument, 400},   {StatusCode::kNotFound, 404},
-      {StatusCode::kAlreadyExists, 409},     {StatusCode::kConflict, 409},
+      {StatusCode::kInvalidArgument, 400},    {StatusCode::kNotFound, 404},
+      {StatusCode::kAlreadyExists, 409},      {StatusCode::kConflict, 409},
       {StatusCode::kFailedPrecondition, 400}, {StatusCode::kUnauthenticated, 401},
-      {StatusCode::kPermissionDenied, 403},  {StatusCode::kResourceExhausted, 429},
-      {StatusCode::kPayloadTooLarge, 413},   {StatusCode::kDeadlineExceeded, 504},
-      {StatusCode::kUnavailable, 503},       {StatusCode::kUnimplemented, 501},
+      {StatusCode::kPermissionDenied, 403},   {StatusCode::kResourceExhausted, 429},
+      {StatusCode::kPayloadTooLarge, 413},    {StatusCode::kDeadlineExceeded, 504},
+      {StatusCode::kUnavailable, 503},        {StatusCode::kUnimplemented, 501},
       {StatusCode::kInternal, 500},
   };
   for (const auto& [code, http] : cases) EXPECT_EQ(HttpStatusFor(code), http) << StatusCodeName(code);

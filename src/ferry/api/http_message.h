@@ -53,9 +53,9 @@ class EventStream {
 };
 
 struct HttpRequest {
-  std::string method;  // as sent: "GET"
-  std::string target;  // the raw request-target: "/api/v1/...?limit=5"
-  std::string path;    // the target's path, still percent-encoded
+  std::string method;                                      // as sent: "GET"
+  std::string target;                                      // the raw request-target: "/api/v1/...?limit=5"
+  std::string path;                                        // the target's path, still percent-encoded
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   HttpHeaders headers;
   std::string body;

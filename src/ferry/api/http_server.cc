@@ -2,16 +2,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <atomic>
-#include <condition_variable>
-#include <limits>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +14,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "ferry/api/errors.h"
 #include "ferry/api/request_id.h"
@@ -66,8 +65,14 @@ class Connection;
 
 struct HttpServer::Core {
   Core(const ApiOptions& opts, const Router* r, Env* e, int io, int handlers)
-      : options(opts), router(*r), env(*e), io_threads(io), ioc(io), pool(static_cast<std::size_t>(handlers)),
-        acceptor(net::make_strand(ioc)), accept_timer(acceptor.get_executor()) {}
+      : options(opts),
+        router(*r),
+        env(*e),
+        io_threads(io),
+        ioc(io),
+        pool(static_cast<std::size_t>(handlers)),
+        acceptor(net::make_strand(ioc)),
+        accept_timer(acceptor.get_executor()) {}
 
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -159,8 +164,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Stop() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
-      if (self->state_ == State::kIdle) self->Close();
-      else if (self->state_ == State::kStreaming) self->EndStream();
+      if (self->state_ == State::kIdle)
+        self->Close();
+      else if (self->state_ == State::kStreaming)
+        self->EndStream();
     });
   }
 
@@ -199,10 +206,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
     state_ = State::kIdle;
     stream_.expires_after(first_request_ ? core_.options.header_timeout : core_.options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->OnFirstBytes(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kFirstReadBytes),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->OnFirstBytes(ec, n); });
   }
 
   void OnFirstBytes(beast::error_code ec, std::size_t n) {
@@ -218,8 +224,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     exchange_.active = true;
     exchange_.start = std::chrono::steady_clock::now();
     stream_.expires_after(core_.options.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -236,11 +243,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     const std::size_t limit = core_.options.max_body_bytes;
     if (auto length = parser_->content_length(); length && *length > limit) {
-      return RespondEarly(ErrorResponse(ApiError{
-          413, "PayloadTooLarge",
-          "request body of " + std::to_string(*length) + " bytes exceeds the limit of " + std::to_string(limit) +
-              " bytes",
-          ""}));
+      return RespondEarly(
+          ErrorResponse(ApiError{413, "PayloadTooLarge",
+                                 "request body of " + std::to_string(*length) +
+                                     " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
+                                 ""}));
     }
     parser_->body_limit(limit);
     if (beast::iequals(req[http::field::expect], "100-continue")) {
@@ -259,11 +266,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ReadBody() {
     if (parser_->is_done()) return Dispatch();
     stream_.expires_after(core_.options.body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (self->state_ == State::kClosed) return;
-      if (ec) return self->OnReadError(ec);
-      self->Dispatch();
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (self->state_ == State::kClosed) return;
+                       if (ec) return self->OnReadError(ec);
+                       self->Dispatch();
+                     });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -271,11 +279,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::body_limit) {
       return RespondEarly(ErrorResponse(ApiError{
           413, "PayloadTooLarge",
-          "request body exceeds the limit of " + std::to_string(core_.options.max_body_bytes) + " bytes", ""}));
+          "request body exceeds the limit of " + std::to_string(core_.options.max_body_bytes) + " bytes",
+          ""}));
     }
     if (ec == http::error::header_limit) {
-      return RespondEarly(ErrorResponse(ApiError{
-          400, "InvalidArgument", "request header exceeds " + std::to_string(kMaxHeaderBytes) + " bytes", ""}));
+      return RespondEarly(ErrorResponse(
+          ApiError{400, "InvalidArgument",
+                   "request header exceeds " + std::to_string(kMaxHeaderBytes) + " bytes", ""}));
     }
     if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
         ec.category() != http::make_error_code(http::error::bad_method).category()) {
@@ -284,7 +294,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         LogEvent(spdlog::level::debug, "http timeout", {{"remote", remote_}, {"path", LoggedPath()}});
       return Close();
     }
-    RespondEarly(ErrorResponse(ApiError{400, "InvalidArgument", "malformed HTTP request: " + ec.message(), ""}));
+    RespondEarly(
+        ErrorResponse(ApiError{400, "InvalidArgument", "malformed HTTP request: " + ec.message(), ""}));
   }
 
   // --- dispatching -----------------------------------------------------------
@@ -295,7 +306,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.method = exchange_.method;
     request.target = std::string(message.target());
     request.path = exchange_.path;
-    for (const auto& field : message) request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    for (const auto& field : message)
+      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
     request.body = std::move(message.body());
     request.request_id = exchange_.request_id;
     request.remote = remote_;
@@ -333,18 +345,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     if (core_.pooled.fetch_add(1) >= core_.options.max_in_flight) {
       core_.pooled.fetch_sub(1);
-      return Write(ErrorResponse(ApiError{503, "Unavailable",
-                                          "server overloaded: " + std::to_string(core_.options.max_in_flight) +
-                                              " requests in progress; retry later",
-                                          ""}));
+      return Write(
+          ErrorResponse(ApiError{503, "Unavailable",
+                                 "server overloaded: " + std::to_string(core_.options.max_in_flight) +
+                                     " requests in progress; retry later",
+                                 ""}));
     }
     state_ = State::kHandling;
     net::post(core_.pool, [self = shared_from_this(), route, request = std::move(request)] {
       HttpResponse response = Invoke(*route, request);
       self->core_.pooled.fetch_sub(1);
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->OnHandled(std::move(response));
-      });
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)]() mutable { self->OnHandled(std::move(response)); });
     });
   }
 
@@ -425,16 +437,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_ = State::kLingering;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(core_.options.body_timeout, kMaxLinger));
+    stream_.expires_after(
+        std::min<std::chrono::steady_clock::duration>(core_.options.body_timeout, kMaxLinger));
     DiscardInput();
   }
 
   void DiscardInput() {
-    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (self->state_ != State::kLingering) return;
-      if (ec) return self->Close();
-      self->DiscardInput();
-    });
+    stream_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (self->state_ != State::kLingering) return;
+                              if (ec) return self->Close();
+                              self->DiscardInput();
+                            });
   }
 
   // --- event streams ---------------------------------------------------------
@@ -454,9 +468,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (chunked_) stream_header_->chunked(true);
     serializer_.emplace(*stream_header_);
     stream_.expires_after(core_.options.body_timeout);
-    http::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->OnStreamHeader(ec);
-    });
+    http::async_write_header(
+        stream_, *serializer_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnStreamHeader(ec); });
   }
 
   void OnStreamHeader(beast::error_code ec) {
@@ -467,8 +481,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     WatchPeer();
     ArmKeepAlive();
     events_->Attach([weak = weak_from_this()] {
-      if (auto self = weak.lock())
-        net::post(self->stream_.get_executor(), [self] { self->PumpStream(); });
+      if (auto self = weak.lock()) net::post(self->stream_.get_executor(), [self] { self->PumpStream(); });
     });
     if (stopping_ || core_.stopping_flag.load()) return EndStream();
     PumpStream();
@@ -477,11 +490,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The client sends nothing during a stream; a completed read means it
   // closed the connection (or misbehaves), either way the stream ends.
   void WatchPeer() {
-    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (self->state_ != State::kStreaming) return;
-      if (ec) return self->Close();
-      self->WatchPeer();
-    });
+    stream_.async_read_some(net::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (self->state_ != State::kStreaming) return;
+                              if (ec) return self->Close();
+                              self->WatchPeer();
+                            });
   }
 
   void ArmKeepAlive() {
@@ -508,8 +522,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto done = [self = shared_from_this(), then_end](beast::error_code ec, std::size_t) {
       self->OnStreamWritten(ec, then_end);
     };
-    if (chunked_) net::async_write(stream_, http::make_chunk(net::buffer(stream_buffer_)), std::move(done));
-    else net::async_write(stream_, net::buffer(stream_buffer_), std::move(done));
+    if (chunked_)
+      net::async_write(stream_, http::make_chunk(net::buffer(stream_buffer_)), std::move(done));
+    else
+      net::async_write(stream_, net::buffer(stream_buffer_), std::move(done));
   }
 
   void OnStreamWritten(beast::error_code ec, bool then_end) {
@@ -531,10 +547,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!chunked_) return Close();
     writing_ = true;
     stream_.expires_after(core_.options.body_timeout);
-    net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code, std::size_t) {
-      self->writing_ = false;
-      self->Close();
-    });
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = shared_from_this()](beast::error_code, std::size_t) {
+                       self->writing_ = false;
+                       self->Close();
+                     });
   }
 
   // --- bookkeeping -----------------------------------------------------------
@@ -701,8 +718,10 @@ Result<std::pair<std::string, unsigned short>> ParseListenAddress(std::string_vi
   if (colon == std::string_view::npos) return bad("has no port");
   std::string_view host = listen.substr(0, colon);
   std::string_view port_text = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  else if (host.find(':') != std::string_view::npos) return bad("must put an IPv6 address in brackets");
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string_view::npos)
+    return bad("must put an IPv6 address in brackets");
   if (host.empty()) return bad("has no host");
   if (port_text.empty() || port_text.size() > 5 ||
       port_text.find_first_not_of("0123456789") != std::string_view::npos)
@@ -721,16 +740,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ApiOptions& options,
   auto core = std::make_unique<Core>(options, router, env, io_threads, handler_threads);
 
   try {
-    core->requests_total = &metrics->AddCounter("ferry_http_requests_total",
-                                                "HTTP requests answered, by method, route pattern and status code.",
-                                                {"method", "route", "code"});
+    core->requests_total = &metrics->AddCounter(
+        "ferry_http_requests_total", "HTTP requests answered, by method, route pattern and status code.",
+        {"method", "route", "code"});
     core->request_duration = &metrics->AddHistogram(
         "ferry_http_request_duration_seconds",
         "Time from a request's complete header to its response being ready, by method and route pattern "
         "(watch streams excluded).",
         {"method", "route"});
-    core->in_flight = &metrics->AddGauge("ferry_http_requests_in_flight", "HTTP requests being served.")
-                           .WithLabels({});
+    core->in_flight =
+        &metrics->AddGauge("ferry_http_requests_in_flight", "HTTP requests being served.").WithLabels({});
     core->connections_open =
         &metrics->AddGauge("ferry_http_connections_open", "Open HTTP connections.").WithLabels({});
   } catch (const std::exception& e) {
@@ -739,8 +758,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ApiOptions& options,
 
   beast::error_code ec;
   tcp::resolver resolver(core->ioc);
-  auto endpoints = resolver.resolve(address.first, std::to_string(address.second),
-                                    tcp::resolver::numeric_service, ec);
+  auto endpoints =
+      resolver.resolve(address.first, std::to_string(address.second), tcp::resolver::numeric_service, ec);
   auto fail = [&] { return Unavailable("cannot listen on " + options.listen + ": " + ec.message()); };
   if (ec) return Unavailable("cannot listen on " + options.listen + ": cannot resolve host: " + ec.message());
   if (endpoints.empty()) return Unavailable("cannot listen on " + options.listen + ": host has no address");

@@ -1,13 +1,12 @@
 #include "ferry/api/http_server.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <future>
 #include <sstream>
 #include <thread>
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "ferry/api/errors.h"
 #include "ferry/api/testing/test_client.h"
@@ -75,8 +74,10 @@ class HttpServerTest : public ::testing::Test {
       response.stream = stream_;
       return response;
     });
-    ASSERT_TRUE(router_.Add("GET", "/live", [](const HttpRequest&) { return TextResponse(200, "text/plain", "ok"); },
-                            {.blocking = false})
+    ASSERT_TRUE(router_
+                    .Add("GET", "/live",
+                         [](const HttpRequest&) { return TextResponse(200, "text/plain", "ok"); },
+                         {.blocking = false})
                     .ok());
   }
 
@@ -137,7 +138,8 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   TestConnection conn(server_->url());
   std::string requests;
   for (const char* id : {"a", "b", "c"})
-    requests += std::string("GET /echo/") + id + " HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-" + id + "\r\n\r\n";
+    requests +=
+        std::string("GET /echo/") + id + " HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-" + id + "\r\n\r\n";
   conn.Write(requests);
   for (const char* id : {"a", "b", "c"}) {
     auto response = conn.Read();
@@ -226,9 +228,9 @@ TEST_F(HttpServerTest, ExpectContinueGets100ThenTheAnswer) {
 
 TEST_F(HttpServerTest, MalformedRequestIs400AndClose) {
   StartServer();
-  for (const char* garbage : {"NOT-HTTP\r\n\r\n", "GET /echo/a HTTP/9.9\r\n\r\n",
-                              "GET /echo/a HTTP/1.1\r\nBad Header\r\n\r\n",
-                              "POST /echo/a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"}) {
+  for (const char* garbage :
+       {"NOT-HTTP\r\n\r\n", "GET /echo/a HTTP/9.9\r\n\r\n", "GET /echo/a HTTP/1.1\r\nBad Header\r\n\r\n",
+        "POST /echo/a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"}) {
     TestConnection conn(server_->url());
     conn.Write(garbage);
     auto response = conn.Read();
@@ -407,7 +409,7 @@ TEST_F(HttpServerTest, ShutdownFinishesInFlightRequestsAndClosesIdleConnections)
   EXPECT_FALSE(response->keep_alive());
   shutdown.join();
   EXPECT_THROW(TestConnection(server_->url()), std::exception);  // no longer listening
-  server_->Shutdown(std::chrono::seconds(1));                      // idempotent
+  server_->Shutdown(std::chrono::seconds(1));                    // idempotent
 }
 
 TEST_F(HttpServerTest, StreamsEventsInOrderWithKeepAlivesAndEndsOnShutdown) {
@@ -421,7 +423,8 @@ TEST_F(HttpServerTest, StreamsEventsInOrderWithKeepAlivesAndEndsOnShutdown) {
   EXPECT_FALSE(conn.StreamHeader()["X-Request-Id"].empty());
 
   for (int i = 1; i <= 5; ++i) stream_->Push("event: E\nid: " + std::to_string(i) + "\ndata: {}\n\n");
-  ASSERT_TRUE(conn.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 5; }));
+  ASSERT_TRUE(
+      conn.ReadBodyUntil([](const std::string& body) { return testing::ParseSse(body).size() >= 5; }));
   auto events = testing::ParseSse(conn.StreamBody());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(events[i]["id"], std::to_string(i + 1));
 

@@ -53,7 +53,8 @@ Result<ProcessStats> ReadProcessStatsOrThrow() {
 
   std::error_code ec;
   double fds = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++fds;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
+    ++fds;
   if (ec) return Unavailable("cannot list /proc/self/fd: " + ec.message());
   stats.open_fds = fds - 1;  // the directory handle used for listing
 
@@ -82,8 +83,10 @@ void RegisterProcessMetrics(MetricsRegistry* registry) {
                              read(&ProcessStats::cpu_seconds));
   registry->AddCallbackGauge("process_resident_memory_bytes", "Resident memory size in bytes.",
                              read(&ProcessStats::resident_bytes));
-  registry->AddCallbackGauge("process_open_fds", "Number of open file descriptors.", read(&ProcessStats::open_fds));
-  registry->AddCallbackGauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+  registry->AddCallbackGauge("process_open_fds", "Number of open file descriptors.",
+                             read(&ProcessStats::open_fds));
+  registry->AddCallbackGauge("process_start_time_seconds",
+                             "Start time of the process since unix epoch in seconds.",
                              read(&ProcessStats::start_time_seconds));
 }
 

@@ -12,10 +12,10 @@
 namespace ferry::api {
 
 struct ProcessStats {
-  double cpu_seconds = 0;          // user + system time
+  double cpu_seconds = 0;  // user + system time
   double resident_bytes = 0;
   double open_fds = 0;
-  double start_time_seconds = 0;   // since the Unix epoch
+  double start_time_seconds = 0;  // since the Unix epoch
 };
 
 // Reads this process's stats from /proc; Unavailable when /proc cannot be read.

@@ -18,8 +18,8 @@ TEST(RequestIdTest, KeepsSaneIds) {
 TEST(RequestIdTest, ReplacesUnsafeIds) {
   FakeEnv env;
   for (std::string id : {std::string(), std::string(kMaxRequestIdLength + 1, 'a'), std::string("a b"),
-                         std::string("x\r\nSet-Cookie: y"), std::string("{\"json\":1}"), std::string("caf\xc3\xa9"),
-                         std::string("a/b"), std::string(1, '\0')}) {
+                         std::string("x\r\nSet-Cookie: y"), std::string("{\"json\":1}"),
+                         std::string("caf\xc3\xa9"), std::string("a/b"), std::string(1, '\0')}) {
     EXPECT_FALSE(IsSaneRequestId(id)) << id;
     std::string generated = RequestIdFor(id, env);
     EXPECT_NE(generated, id);

@@ -48,14 +48,17 @@ Status Router::Add(std::string method, std::string pattern, Handler handler, Rou
       segments.push_back({false, std::string(raw)});
     }
   }
-  auto it = std::find_if(patterns_.begin(), patterns_.end(), [&](const Pattern& p) { return p.text == pattern; });
+  auto it =
+      std::find_if(patterns_.begin(), patterns_.end(), [&](const Pattern& p) { return p.text == pattern; });
   if (it == patterns_.end()) {
     patterns_.push_back({pattern, std::move(segments), {}});
     it = patterns_.end() - 1;
   }
   for (const auto& route : it->routes)
-    if (route->method == method) return AlreadyExists("route " + method + " " + pattern + " is already registered");
-  it->routes.push_back(std::make_unique<Route>(Route{std::move(method), std::move(pattern), std::move(handler), options}));
+    if (route->method == method)
+      return AlreadyExists("route " + method + " " + pattern + " is already registered");
+  it->routes.push_back(
+      std::make_unique<Route>(Route{std::move(method), std::move(pattern), std::move(handler), options}));
   return Status::OK();
 }
 

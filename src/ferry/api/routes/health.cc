@@ -8,9 +8,10 @@ namespace ferry::api {
 Status AddHealthRoutes(Router& router, const ApiServices& services, std::string version) {
   // Liveness must not depend on the store or the worker pool: it runs on the
   // I/O thread, so a saturated server is still seen as alive.
-  RETURN_IF_ERROR(router.Add(
-      "GET", "/healthz", [](const HttpRequest&) { return TextResponse(200, "text/plain; charset=utf-8", "ok"); },
-      {.blocking = false}));
+  RETURN_IF_ERROR(
+      router.Add("GET", "/healthz",
+                 [](const HttpRequest&) { return TextResponse(200, "text/plain; charset=utf-8", "ok"); },
+                 {.blocking = false}));
 
   store::Database* db = services.db;
   RETURN_IF_ERROR(router.Add("GET", "/readyz", [db](const HttpRequest&) {
@@ -21,20 +22,19 @@ Status AddHealthRoutes(Router& router, const ApiServices& services, std::string 
     return TextResponse(200, "text/plain; charset=utf-8", "ok");
   }));
 
-  RETURN_IF_ERROR(router.Add(
-      "GET", "/version",
-      [version = std::move(version)](const HttpRequest& request) {
-        return ObjectResponse(request, 200, Json{{"version", version}});
-      },
-      {.blocking = false}));
+  RETURN_IF_ERROR(router.Add("GET", "/version",
+                             [version = std::move(version)](const HttpRequest& request) {
+                               return ObjectResponse(request, 200, Json{{"version", version}});
+                             },
+                             {.blocking = false}));
 
   MetricsRegistry* metrics = services.metrics;
-  RETURN_IF_ERROR(router.Add(
-      "GET", "/metrics",
-      [metrics](const HttpRequest&) {
-        return TextResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics->Render());
-      },
-      {.blocking = false}));
+  RETURN_IF_ERROR(router.Add("GET", "/metrics",
+                             [metrics](const HttpRequest&) {
+                               return TextResponse(200, "text/plain; version=0.0.4; charset=utf-8",
+                                                   metrics->Render());
+                             },
+                             {.blocking = false}));
   return Status::OK();
 }
 

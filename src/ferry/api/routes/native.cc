@@ -56,10 +56,10 @@ class Query {
       if (!known) {
         std::string list;
         for (std::string_view name : accepted) list += (list.empty() ? "" : ", ") + std::string(name);
-        return InvalidArgument("unknown query parameter " + Quote(key) +
-                                   (list.empty() ? std::string("; this route takes none")
-                                                 : "; this route accepts " + list),
-                               key);
+        return InvalidArgument(
+            "unknown query parameter " + Quote(key) +
+                (list.empty() ? std::string("; this route takes none") : "; this route accepts " + list),
+            key);
       }
       if (!query.values_.emplace(key, value).second)
         return InvalidArgument("query parameter " + Quote(key) + " is given more than once", key);
@@ -79,8 +79,11 @@ class Query {
 // A decimal integer in [min, max]; `what` describes the expected value.
 Result<std::int64_t> ParseInteger(const std::string& text, const std::string& field, std::int64_t min,
                                   std::int64_t max, std::string_view what) {
-  auto bad = [&] { return InvalidArgument(field + " must be " + std::string(what) + ", got " + Quote(text), field); };
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return bad();
+  auto bad = [&] {
+    return InvalidArgument(field + " must be " + std::string(what) + ", got " + Quote(text), field);
+  };
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return bad();
   std::int64_t value = std::stoll(text);
   if (value < min || value > max) return bad();
   return value;
@@ -97,9 +100,12 @@ bool HasStatus(const ResourceType& type) { return type.body_fields.count("status
 
 const char* EventTypeName(store::WatchEventType type) {
   switch (type) {
-    case store::WatchEventType::kAdded: return "ADDED";
-    case store::WatchEventType::kModified: return "MODIFIED";
-    case store::WatchEventType::kDeleted: return "DELETED";
+    case store::WatchEventType::kAdded:
+      return "ADDED";
+    case store::WatchEventType::kModified:
+      return "MODIFIED";
+    case store::WatchEventType::kDeleted:
+      return "DELETED";
   }
   return "MODIFIED";
 }
@@ -111,7 +117,8 @@ const char* EventTypeName(store::WatchEventType type) {
 // ?resourceVersion=<last id>.
 class WatchStream : public EventStream {
  public:
-  static Result<std::shared_ptr<WatchStream>> Open(store::ResourceStore* store, const store::WatchOptions& options,
+  static Result<std::shared_ptr<WatchStream>> Open(store::ResourceStore* store,
+                                                   const store::WatchOptions& options,
                                                    std::size_t max_backlog) {
     auto stream = std::shared_ptr<WatchStream>(new WatchStream(max_backlog));
     auto queue = stream->queue_;
@@ -159,8 +166,10 @@ class WatchStream : public EventStream {
       {
         std::lock_guard lock(mu);
         if (overflowed) return;
-        if (events.size() >= max_backlog) overflowed = true;
-        else events.push_back(event);
+        if (events.size() >= max_backlog)
+          overflowed = true;
+        else
+          events.push_back(event);
         if (wake && !wake_pending) {
           wake_pending = true;
           wake_now = wake;
@@ -203,8 +212,9 @@ class NativeApi {
                            {"shortNames", type.short_names},
                            {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}});
     }
-    return ObjectResponse(request, 200,
-                          {{"kind", "APIResourceList"}, {"groupVersion", "v1"}, {"resources", std::move(resources)}});
+    return ObjectResponse(
+        request, 200,
+        {{"kind", "APIResourceList"}, {"groupVersion", "v1"}, {"resources", std::move(resources)}});
   }
 
   HttpResponse List(const HttpRequest& request, bool all_namespaces) const {
@@ -256,7 +266,8 @@ class NativeApi {
     return NotFound(type.plural + " have no status subresource");
   }
 
-  HttpResponse ListResponse(const HttpRequest& request, const ResourceType& type, store::ListResult list) const {
+  HttpResponse ListResponse(const HttpRequest& request, const ResourceType& type,
+                            store::ListResult list) const {
     Json metadata = {{"resourceVersion", std::to_string(list.resource_version)}};
     if (!list.continue_token.empty()) metadata["continue"] = list.continue_token;
     return ObjectResponse(request, 200,
@@ -269,8 +280,8 @@ class NativeApi {
   Result<HttpResponse> DoList(const HttpRequest& request, bool all_namespaces) const {
     ASSIGN_OR_RETURN(const ResourceType* type, TypeOf(request));
     if (!all_namespaces) RETURN_IF_ERROR(CheckUrlNames(request, /*with_name=*/false));
-    ASSIGN_OR_RETURN(Query query,
-                     Query::From(request, {"limit", "continue", "labelSelector", "watch", "resourceVersion"}));
+    ASSIGN_OR_RETURN(Query query, Query::From(request, {"limit", "continue", "labelSelector", "watch",
+                                                        "resourceVersion"}));
     ASSIGN_OR_RETURN(bool watch, ParseBool(query, "watch"));
 
     store::LabelSelector selector;
@@ -289,7 +300,8 @@ class NativeApi {
     options.selector = std::move(selector);
     options.limit = kDefaultLimit;
     if (const std::string* text = query.Get("limit")) {
-      ASSIGN_OR_RETURN(std::int64_t limit, ParseInteger(*text, "limit", 1, kMaxLimit, "an integer from 1 to 1000"));
+      ASSIGN_OR_RETURN(std::int64_t limit,
+                       ParseInteger(*text, "limit", 1, kMaxLimit, "an integer from 1 to 1000"));
       options.limit = static_cast<int>(limit);
     }
     if (const std::string* token = query.Get("continue")) {
@@ -300,7 +312,8 @@ class NativeApi {
     if (!list.ok()) {
       Status status = list.status();
       // The token is the only caller-supplied input the store interprets.
-      if (status.code() == StatusCode::kInvalidArgument && status.field().empty() && !options.continue_token.empty())
+      if (status.code() == StatusCode::kInvalidArgument && status.field().empty() &&
+          !options.continue_token.empty())
         return Status(status.code(), status.message(), "continue");
       return status;
     }
@@ -328,7 +341,8 @@ class NativeApi {
     auto stream = WatchStream::Open(store_, options, max_watch_backlog_);
     if (!stream.ok()) {
       if (IsExpiredWatchStatus(stream.status())) {
-        return ErrorResponse(ExpiredError(stream.status().message() + "; list again and watch from the list's " +
+        return ErrorResponse(ExpiredError(stream.status().message() +
+                                          "; list again and watch from the list's " +
                                           "metadata.resourceVersion"));
       }
       return stream.status();
@@ -361,7 +375,8 @@ class NativeApi {
     return ObjectResponse(request, 200, object);
   }
 
-  Result<HttpResponse> DoReplace(const HttpRequest& request, BodyFormat format, bool status_subresource) const {
+  Result<HttpResponse> DoReplace(const HttpRequest& request, BodyFormat format,
+                                 bool status_subresource) const {
     ASSIGN_OR_RETURN(const ResourceType* type, TypeOf(request));
     RETURN_IF_ERROR(CheckUrlNames(request, /*with_name=*/true));
     RETURN_IF_ERROR(Query::From(request, {}).status());
@@ -370,12 +385,12 @@ class NativeApi {
     const std::string& ns = request.Param("ns");
     RETURN_IF_ERROR(types_->ValidateObject(*type, object, ns, request.Param("name")));
     SetNamespace(object, ns);
-    Result<Json> replaced = status_subresource ? store_->ReplaceStatus(type->key(), std::move(object))
-                                               : store_->Replace(type->key(), std::move(object),
-                                                                 [this, type](const Json& old_object, const Json& new_object) {
-                                                                   return types_->ValidateUpdate(*type, old_object,
-                                                                                                 new_object);
-                                                                 });
+    Result<Json> replaced =
+        status_subresource ? store_->ReplaceStatus(type->key(), std::move(object))
+                           : store_->Replace(type->key(), std::move(object),
+                                             [this, type](const Json& old_object, const Json& new_object) {
+                                               return types_->ValidateUpdate(*type, old_object, new_object);
+                                             });
     if (!replaced.ok()) return replaced.status();
     return ObjectResponse(request, 200, *replaced);
   }
@@ -387,7 +402,8 @@ class NativeApi {
     ASSIGN_OR_RETURN(Json patch, DecodeObject(request.body, BodyFormat::kJson));
     auto metadata = patch.find("metadata");
     if (metadata != patch.end() && !metadata->is_object() && !metadata->is_null())
-      return InvalidArgument("metadata must be an object, got " + std::string(JsonTypeName(*metadata)), "metadata");
+      return InvalidArgument("metadata must be an object, got " + std::string(JsonTypeName(*metadata)),
+                             "metadata");
     const std::string& ns = request.Param("ns");
     const std::string& name = request.Param("name");
     if (metadata != patch.end() && metadata->is_object() && metadata->contains("uid")) {
@@ -400,11 +416,12 @@ class NativeApi {
     }
     // The merged object is validated inside the store's transaction, before
     // it is written, exactly as a PUT of it would be.
-    ASSIGN_OR_RETURN(Json patched,
-                     store_->Patch(type->key(), ns, name, patch, [&](const Json& old_object, const Json& new_object) {
-                       RETURN_IF_ERROR(types_->ValidateObject(*type, new_object, ns, name));
-                       return types_->ValidateUpdate(*type, old_object, new_object);
-                     }));
+    ASSIGN_OR_RETURN(
+        Json patched,
+        store_->Patch(type->key(), ns, name, patch, [&](const Json& old_object, const Json& new_object) {
+          RETURN_IF_ERROR(types_->ValidateObject(*type, new_object, ns, name));
+          return types_->ValidateUpdate(*type, old_object, new_object);
+        }));
     return ObjectResponse(request, 200, patched);
   }
 
@@ -414,10 +431,12 @@ class NativeApi {
     ASSIGN_OR_RETURN(Query query, Query::From(request, {"resourceVersion"}));
     std::optional<std::int64_t> expected;
     if (const std::string* text = query.Get("resourceVersion")) {
-      ASSIGN_OR_RETURN(expected, ParseInteger(*text, "resourceVersion", 1, std::numeric_limits<std::int64_t>::max(),
-                                              "a decimal revision as returned by the server"));
+      ASSIGN_OR_RETURN(expected,
+                       ParseInteger(*text, "resourceVersion", 1, std::numeric_limits<std::int64_t>::max(),
+                                    "a decimal revision as returned by the server"));
     }
-    ASSIGN_OR_RETURN(Json deleted, store_->Delete(type->key(), request.Param("ns"), request.Param("name"), expected));
+    ASSIGN_OR_RETURN(Json deleted,
+                     store_->Delete(type->key(), request.Param("ns"), request.Param("name"), expected));
     return ObjectResponse(request, 200, deleted);
   }
 
@@ -425,7 +444,8 @@ class NativeApi {
   static void SetNamespace(Json& object, const std::string& ns) {
     Json& metadata = object["metadata"];
     auto it = metadata.find("namespace");
-    if (it == metadata.end() || it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty()))
+    if (it == metadata.end() || it->is_null() ||
+        (it->is_string() && it->get_ref<const std::string&>().empty()))
       metadata["namespace"] = ns;
   }
 
@@ -439,10 +459,12 @@ class NativeApi {
 Status AddNativeRoutes(Router& router, const ApiServices& services, std::size_t max_watch_backlog) {
   auto api = std::make_shared<NativeApi>(services, max_watch_backlog);
   // Discovery reads only the in-memory type registry.
-  RETURN_IF_ERROR(router.Add(
-      "GET", kDiscovery, [api](const HttpRequest& r) { return api->Discovery(r); }, {.blocking = false}));
-  RETURN_IF_ERROR(router.Add("GET", kAllNamespaces, [api](const HttpRequest& r) { return api->List(r, true); }));
-  RETURN_IF_ERROR(router.Add("GET", kCollection, [api](const HttpRequest& r) { return api->List(r, false); }));
+  RETURN_IF_ERROR(router.Add("GET", kDiscovery, [api](const HttpRequest& r) { return api->Discovery(r); },
+                             {.blocking = false}));
+  RETURN_IF_ERROR(
+      router.Add("GET", kAllNamespaces, [api](const HttpRequest& r) { return api->List(r, true); }));
+  RETURN_IF_ERROR(
+      router.Add("GET", kCollection, [api](const HttpRequest& r) { return api->List(r, false); }));
   RETURN_IF_ERROR(router.Add("POST", kCollection, [api](const HttpRequest& r) { return api->Create(r); }));
   RETURN_IF_ERROR(router.Add("GET", kObject, [api](const HttpRequest& r) { return api->Get(r, false); }));
   RETURN_IF_ERROR(router.Add("PUT", kObject, [api](const HttpRequest& r) { return api->Replace(r, false); }));

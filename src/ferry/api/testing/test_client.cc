@@ -1,9 +1,8 @@
 #include "ferry/api/testing/test_client.h"
 
-#include <stdexcept>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <stdexcept>
 
 namespace ferry::api::testing {
 
@@ -44,7 +43,9 @@ TestConnection::TestConnection(const std::string& url) {
   net::connect(socket_, resolver.resolve(host, port));
 }
 
-void TestConnection::Write(std::string_view bytes) { net::write(socket_, net::buffer(bytes.data(), bytes.size())); }
+void TestConnection::Write(std::string_view bytes) {
+  net::write(socket_, net::buffer(bytes.data(), bytes.size()));
+}
 
 void TestConnection::Send(std::string_view method, std::string_view target, std::string_view body,
                           const std::map<std::string, std::string>& headers) {
@@ -60,7 +61,8 @@ void TestConnection::Send(std::string_view method, std::string_view target, std:
 std::optional<Response> TestConnection::Read() {
   http::response_parser<http::string_body> parser;
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  beast::error_code ec = RunWithTimeout([&](auto handler) { http::async_read(socket_, buffer_, parser, handler); });
+  beast::error_code ec =
+      RunWithTimeout([&](auto handler) { http::async_read(socket_, buffer_, parser, handler); });
   if (ec) return std::nullopt;
   return parser.release();
 }
@@ -75,16 +77,16 @@ std::optional<Response> TestConnection::Request(std::string_view method, std::st
 bool TestConnection::ReadHeader() {
   stream_parser_.emplace();
   stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-  beast::error_code ec =
-      RunWithTimeout([&](auto handler) { http::async_read_header(socket_, buffer_, *stream_parser_, handler); });
+  beast::error_code ec = RunWithTimeout(
+      [&](auto handler) { http::async_read_header(socket_, buffer_, *stream_parser_, handler); });
   return !ec;
 }
 
 bool TestConnection::ReadBodyUntil(const std::function<bool(const std::string&)>& done) {
   while (!done(stream_parser_->get().body())) {
     if (stream_parser_->is_done()) return false;
-    beast::error_code ec =
-        RunWithTimeout([&](auto handler) { http::async_read_some(socket_, buffer_, *stream_parser_, handler); });
+    beast::error_code ec = RunWithTimeout(
+        [&](auto handler) { http::async_read_some(socket_, buffer_, *stream_parser_, handler); });
     if (ec) return done(stream_parser_->get().body());
   }
   return true;
@@ -93,7 +95,8 @@ bool TestConnection::ReadBodyUntil(const std::function<bool(const std::string&)>
 bool TestConnection::WaitForClose() {
   char scratch[4096];
   while (true) {
-    beast::error_code ec = RunWithTimeout([&](auto handler) { socket_.async_read_some(net::buffer(scratch), handler); });
+    beast::error_code ec =
+        RunWithTimeout([&](auto handler) { socket_.async_read_some(net::buffer(scratch), handler); });
     if (!ec) continue;
     return ec == net::error::eof || ec == net::error::connection_reset;
   }
@@ -113,8 +116,8 @@ bool HasMetricSample(const std::string& text, const std::string& name,
     bool all = true;
     for (const auto& [key, label_value] : labels)
       all = all && line.find(key + "=\"" + label_value + "\"") != std::string::npos;
-    if (all && line.size() > value.size() && line.compare(line.size() - value.size() - 1, std::string::npos,
-                                                          " " + value) == 0)
+    if (all && line.size() > value.size() &&
+        line.compare(line.size() - value.size() - 1, std::string::npos, " " + value) == 0)
       return true;
   }
   return false;

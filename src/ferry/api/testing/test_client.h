@@ -7,6 +7,10 @@
 //
 // Thread-safety: one connection per thread.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -15,11 +19,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 
 #include "ferry/common/json.h"
 
@@ -41,7 +40,8 @@ class TestConnection {
   // (or the read timed out) first.
   std::optional<Response> Read();
   // Send + Read.
-  std::optional<Response> Request(std::string_view method, std::string_view target, std::string_view body = {},
+  std::optional<Response> Request(std::string_view method, std::string_view target,
+                                  std::string_view body = {},
                                   const std::map<std::string, std::string>& headers = {});
 
   // Reads a response header and then body bytes as they arrive, until
