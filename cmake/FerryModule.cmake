@@ -1,8 +1,10 @@
-# ferry_module(NAME DEPS ferry_x ... [LIBS ...])
+# ferry_module(NAME DEPS ferry_x ... [LIBS ...] [TEST_LIBS ...])
 #
 # Declares the static library ferry_NAME from every *.cc under
-# src/ferry/NAME (sub-folders included) except *_test.cc and testing/, and,
-# when tests are enabled, the unit-test binary ferry_NAME_test from those.
+# src/ferry/NAME (sub-folders included) except *_test.cc and testing/; when
+# tests are enabled, the test-helper library ferry_NAME_testing from the .cc
+# files under testing/ (other modules' tests may link it through TEST_LIBS),
+# and the unit-test binary ferry_NAME_test from the *_test.cc files.
 # DEPS are other Ferry modules (the layering rule), LIBS are third-party.
 function(ferry_module name)
   cmake_parse_arguments(M "" "" "DEPS;LIBS;TEST_LIBS" ${ARGN})
@@ -11,8 +13,10 @@ function(ferry_module name)
   set(lib_sources ${all_sources})
   # *_test.cc and everything under testing/ belong to the test binary.
   list(FILTER lib_sources EXCLUDE REGEX "(_test\\.cc|/testing/.*)$")
+  set(testing_sources ${all_sources})
+  list(FILTER testing_sources INCLUDE REGEX "/testing/.*$")
   set(test_sources ${all_sources})
-  list(FILTER test_sources INCLUDE REGEX "(_test\\.cc|/testing/.*)$")
+  list(FILTER test_sources INCLUDE REGEX "_test\\.cc$")
 
   if(lib_sources)
     add_library(ferry_${name} STATIC ${lib_sources})
@@ -27,6 +31,11 @@ function(ferry_module name)
   set_property(GLOBAL APPEND PROPERTY FERRY_MODULES ${name})
   set_property(GLOBAL PROPERTY FERRY_MODULE_DEPS_${name} ${M_DEPS})
 
+  if(FERRY_BUILD_TESTS AND testing_sources)
+    add_library(ferry_${name}_testing STATIC ${testing_sources})
+    target_link_libraries(ferry_${name}_testing PUBLIC ferry_${name} ${M_TEST_LIBS} GTest::gtest GTest::gmock)
+    list(APPEND M_TEST_LIBS ferry_${name}_testing)
+  endif()
   if(FERRY_BUILD_TESTS AND test_sources)
     add_executable(ferry_${name}_test ${test_sources})
     target_link_libraries(ferry_${name}_test PRIVATE ferry_${name} ${M_TEST_LIBS}
