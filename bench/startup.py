@@ -287,6 +287,7 @@ def main() -> int:
                         help="the ferry binary (default $FERRY_BIN or build/release/ferry)")
     parser.add_argument("--json", type=Path, help="also write the raw runs to this JSON file")
     args = parser.parse_args()
+    args.ferry = os.path.abspath(args.ferry)  # servers start in temp dirs
     if args.runs < 1 or args.requests < 2:
         parser.error("--runs must be >= 1 and --requests >= 2")
     if not os.access(args.ferry, os.X_OK):
