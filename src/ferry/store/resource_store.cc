@@ -232,6 +232,18 @@ struct Change {
   }
 };
 
+Change NewChange(WatchEventType type, std::int64_t revision, const std::string& type_key, const std::string& ns,
+                 const std::string& name, Json object) {
+  Change change;
+  change.type = type;
+  change.revision = revision;
+  change.type_key = type_key;
+  change.ns = ns;
+  change.name = name;
+  change.object = std::move(object);
+  return change;
+}
+
 // What one watch sees of a change: with a selector, objects entering or
 // leaving the selected set appear as added or deleted.
 std::optional<WatchEvent> Filter(const WatchOptions& options, const Change& change) {
@@ -406,12 +418,7 @@ struct ResourceStore::Impl {
                               "WHERE type = $3 AND namespace = $4 AND name = $5",
                               {revision, Dump(updated), type_key, ns, name})
                           .status());
-      change.type = WatchEventType::kModified;
-      change.revision = revision;
-      change.type_key = type_key;
-      change.ns = ns;
-      change.name = name;
-      change.object = updated;
+      change = NewChange(WatchEventType::kModified, revision, type_key, ns, name, updated);
       change.SetBefore(LabelsOf(stored));
       RETURN_IF_ERROR(AppendEvent(tx, change));
       result = std::move(updated);
@@ -512,12 +519,7 @@ Result<Json> ResourceStore::Create(const std::string& type_key, Json object) {
             "ON CONFLICT (type, namespace, name) DO NOTHING",
             {type_key, ns, name, metadata["uid"].get<std::string>(), revision, created_at, Dump(object)}));
     if (inserted == 0) return AlreadyExists(ObjectRef(type_key, name) + " already exists");
-    change.type = WatchEventType::kAdded;
-    change.revision = revision;
-    change.type_key = type_key;
-    change.ns = ns;
-    change.name = name;
-    change.object = object;
+    change = NewChange(WatchEventType::kAdded, revision, type_key, ns, name, object);
     return impl_->AppendEvent(tx, change);
   }));
   return object;
@@ -638,12 +640,7 @@ Result<Json> ResourceStore::Delete(const std::string& type_key, const std::strin
     RETURN_IF_ERROR(tx.Exec("DELETE FROM resources WHERE type = $1 AND namespace = $2 AND name = $3",
                             {type_key, ns, name})
                         .status());
-    change.type = WatchEventType::kDeleted;
-    change.revision = revision;
-    change.type_key = type_key;
-    change.ns = ns;
-    change.name = name;
-    change.object = deleted;
+    change = NewChange(WatchEventType::kDeleted, revision, type_key, ns, name, deleted);
     change.object["metadata"]["resourceVersion"] = std::to_string(revision);
     return impl_->AppendEvent(tx, change);
   }));
