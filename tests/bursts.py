@@ -205,3 +205,11 @@ def check_updates_survived(url: str, burst: UpdateBurst) -> int:
         assert stored_rv >= rv, f"{name}: resourceVersion {stored_rv} stored, {rv} acknowledged"
         top = max(top, stored_rv)
     return top
+
+
+def create_after_restart(url: str, namespace: str) -> int:
+    """Creates one more object; its resourceVersion must exceed every revision before the crash."""
+    r = requests.post(f"{url}/api/v1/namespaces/{namespace}/configmaps",
+                      json=configmap("after-restart", {"k": "v"}), timeout=30)
+    assert r.status_code == 201, r.text
+    return int(r.json()["metadata"]["resourceVersion"])

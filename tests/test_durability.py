@@ -8,19 +8,10 @@ when the process dies and the restart must not be blocked.
 """
 from __future__ import annotations
 
-import requests
-
-from bursts import CreateBurst, UpdateBurst, check_creates_survived, check_updates_survived, configmap
+from bursts import CreateBurst, UpdateBurst, check_creates_survived, check_updates_survived, create_after_restart
 
 THREADS = 4
 ACKS_BEFORE_KILL = 300
-
-
-def create_after_restart(url: str, namespace: str) -> int:
-    r = requests.post(f"{url}/api/v1/namespaces/{namespace}/configmaps",
-                      json=configmap("after-restart", {"k": "v"}), timeout=30)
-    assert r.status_code == 201, r.text
-    return int(r.json()["metadata"]["resourceVersion"])
 
 
 def test_kill9_during_create_burst(server_factory, tmp_path):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 import ferry
-from bursts import CreateBurst, UpdateBurst, check_creates_survived, check_updates_survived
+from bursts import CreateBurst, UpdateBurst, check_creates_survived, check_updates_survived, create_after_restart
 from ferry_testing import ROOT, FerryServer, ServerFactory
 
 PG_TMP = ROOT / "scripts" / "pg-tmp"
@@ -143,9 +143,7 @@ def test_kill9_during_create_burst_on_postgres(server_factory, pg_server, tmp_pa
     again = server_factory(tmp_path / "data", "--db", db)
     top = check_creates_survived(again.url, burst)
     assert top is not None
-    created = ferry.Client(again.url).create({"apiVersion": "v1", "kind": "ConfigMap",
-                                              "metadata": {"name": "after-restart"}})
-    assert int(created["metadata"]["resourceVersion"]) > top
+    assert create_after_restart(again.url, "default") > top
 
 
 def test_kill9_during_update_burst_on_postgres(server_factory, pg_server, tmp_path):
@@ -157,9 +155,7 @@ def test_kill9_during_update_burst_on_postgres(server_factory, pg_server, tmp_pa
     assert not burst.errors, burst.errors[:5]
     again = server_factory(tmp_path / "data", "--db", db)
     top = check_updates_survived(again.url, burst)
-    created = ferry.Client(again.url).create({"apiVersion": "v1", "kind": "ConfigMap",
-                                              "metadata": {"name": "after-restart"}})
-    assert int(created["metadata"]["resourceVersion"]) > top
+    assert create_after_restart(again.url, "default") > top
 
 
 def test_postgres_password_is_never_logged(server_factory, database, tmp_path):
