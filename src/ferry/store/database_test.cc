@@ -30,15 +30,8 @@ using testing::Backend;
 using testing::BackendName;
 using testing::TestDatabase;
 
-class DatabaseTest : public ::testing::TestWithParam<Backend> {
+class DatabaseTest : public testing::EmptyDatabaseTest {
  protected:
-  void SetUp() override {
-    tdb_ = TestDatabase::CreateWithMigrations(GetParam(), {});
-    ASSERT_TRUE(tdb_);
-  }
-
-  Database& db() { return tdb_->db(); }
-
   // The one type name that differs for the tables of these tests.
   std::string BlobType() { return db().dialect() == Dialect::kSqlite ? "BLOB" : "BYTEA"; }
 
@@ -59,7 +52,6 @@ class DatabaseTest : public ::testing::TestWithParam<Backend> {
     return rows.ok() ? rows->at(0).Int(0) : -1;
   }
 
-  std::unique_ptr<TestDatabase> tdb_;
 };
 
 TEST_P(DatabaseTest, RoundTripsEveryValueType) {

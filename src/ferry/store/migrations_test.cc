@@ -30,15 +30,8 @@ const Migration kCreateB{2, "create_b",
 const Migration kPerDialect{3, "per_dialect", "CREATE TABLE only_sqlite (x BIGINT);",
                             "CREATE TABLE only_postgres (x BIGINT);"};
 
-class MigrationsTest : public ::testing::TestWithParam<Backend> {
+class MigrationsTest : public testing::EmptyDatabaseTest {
  protected:
-  void SetUp() override {
-    tdb_ = TestDatabase::CreateWithMigrations(GetParam(), {});
-    ASSERT_TRUE(tdb_);
-  }
-
-  Database& db() { return tdb_->db(); }
-
   std::int64_t Count(const std::string& table) {
     auto rows = db().Query("SELECT COUNT(*) FROM " + table);
     EXPECT_TRUE(rows.ok()) << rows.status().ToString();
@@ -47,7 +40,6 @@ class MigrationsTest : public ::testing::TestWithParam<Backend> {
 
   bool TableExists(const std::string& table) { return db().Query("SELECT COUNT(*) FROM " + table).ok(); }
 
-  std::unique_ptr<TestDatabase> tdb_;
 };
 
 TEST_P(MigrationsTest, AppliesInOrderAndRecordsEach) {

@@ -67,6 +67,20 @@ class TestDatabase {
   std::unique_ptr<Database> db_;
 };
 
+// A fixture per backend parameter over a fresh database with no migrations
+// applied; tests create their own tables.
+class EmptyDatabaseTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    tdb_ = TestDatabase::CreateWithMigrations(GetParam(), {});
+    ASSERT_TRUE(tdb_);
+  }
+
+  Database& db() { return tdb_->db(); }
+
+  std::unique_ptr<TestDatabase> tdb_;
+};
+
 // The URL of the PostgreSQL test server, or an error explaining how to get one.
 Result<std::string> TestPostgresUrl();
 
