@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "ferry/common/env.h"
+#include "ferry/common/strings.h"
 #include "ferry/store/database_internal.h"
 #include "ferry/store/postgres/postgres_database.h"
 #include "ferry/store/sqlite/sqlite_database.h"
@@ -123,35 +124,6 @@ namespace internal {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence at s[i], or 0 when it is not one
-// (overlong forms, surrogates and code points past U+10FFFF included).
-std::size_t Utf8SequenceLength(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  std::size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < len; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return len;
-}
-
 thread_local const TransactionScope* active_scope = nullptr;
 
 }  // namespace
@@ -166,7 +138,7 @@ Status ValidateParams(const std::vector<Value>& params) {
         return InvalidArgument("text parameter " + name + " contains a NUL byte at offset " +
                                std::to_string(i));
       }
-      const std::size_t len = Utf8SequenceLength(*text, i);
+      const std::size_t len = DecodeUtf8(*text, i);
       if (len == 0) {
         return InvalidArgument("text parameter " + name + " is not valid UTF-8 at byte offset " +
                                std::to_string(i));
