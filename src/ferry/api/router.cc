@@ -37,15 +37,19 @@ Status Router::Add(std::string method, std::string pattern, Handler handler, Rou
   std::vector<Segment> segments;
   std::set<std::string> names;
   for (std::string_view raw : RawSegments(pattern)) {
+    if (!segments.empty() && segments.back().rest)
+      return InvalidArgument("route pattern '" + pattern + "' has segments after a '{name...}' parameter");
     if (raw.size() >= 2 && raw.front() == '{' && raw.back() == '}') {
       std::string name(raw.substr(1, raw.size() - 2));
-      if (name.empty() || !names.insert(name).second)
-        return InvalidArgument("route pattern '" + pattern + "' has an empty or repeated parameter");
-      segments.push_back({true, std::move(name)});
+      bool rest = name.size() > 3 && name.ends_with("...");
+      if (rest) name.resize(name.size() - 3);
+      if (name.empty() || name.find('.') != std::string::npos || !names.insert(name).second)
+        return InvalidArgument("route pattern '" + pattern + "' has an empty, malformed or repeated parameter");
+      segments.push_back({true, std::move(name), rest});
     } else {
       if (raw.find_first_of("{}") != std::string_view::npos)
         return InvalidArgument("route pattern '" + pattern + "' has a malformed parameter segment");
-      segments.push_back({false, std::string(raw)});
+      segments.push_back({false, std::string(raw), false});
     }
   }
   auto it =
@@ -74,10 +78,12 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
 
   std::vector<const Pattern*> candidates;
   for (const auto& pattern : patterns_) {
-    if (pattern.segments.size() != segments->size()) continue;
+    const bool rest = pattern.segments.back().rest;
+    if (rest ? segments->size() < pattern.segments.size() : pattern.segments.size() != segments->size())
+      continue;
     bool ok = true;
     for (std::size_t i = 0; ok && i < segments->size(); ++i) {
-      const Segment& s = pattern.segments[i];
+      const Segment& s = pattern.segments[std::min(i, pattern.segments.size() - 1)];
       ok = s.param ? !(*segments)[i].empty() : s.text == (*segments)[i];
     }
     if (ok) candidates.push_back(&pattern);
@@ -86,9 +92,13 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
 
   // Most specific first: a literal beats a parameter at the first position
   // where two patterns differ.
+  // A one-segment parameter beats a '{name...}' one.
   std::stable_sort(candidates.begin(), candidates.end(), [](const Pattern* a, const Pattern* b) {
-    for (std::size_t i = 0; i < a->segments.size(); ++i) {
-      if (a->segments[i].param != b->segments[i].param) return !a->segments[i].param;
+    for (std::size_t i = 0; i < std::min(a->segments.size(), b->segments.size()); ++i) {
+      const Segment& x = a->segments[i];
+      const Segment& y = b->segments[i];
+      if (x.param != y.param) return !x.param;
+      if (x.rest != y.rest) return !x.rest;
     }
     return false;
   });
@@ -103,8 +113,13 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
       match.kind = RouteMatch::Kind::kFound;
       match.route = route.get();
       match.pattern = pattern->text;
-      for (std::size_t i = 0; i < segments->size(); ++i)
-        if (pattern->segments[i].param) match.params[pattern->segments[i].text] = (*segments)[i];
+      for (std::size_t i = 0; i < segments->size(); ++i) {
+        const Segment& s = pattern->segments[std::min(i, pattern->segments.size() - 1)];
+        if (!s.param) continue;
+        std::string& value = match.params[s.text];
+        if (!value.empty()) value += '/';
+        value += (*segments)[i];
+      }
       return match;
     }
   }

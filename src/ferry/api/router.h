@@ -1,9 +1,11 @@
 #pragma once
 // Router: maps a request's method and path to a handler by patterns such as
 // "/api/v1/namespaces/{ns}/{plural}/{name}", where a `{param}` segment
-// matches any one non-empty path segment (percent-decoded). When several
-// patterns match, the one with a literal segment where the others have a
-// parameter wins, left to right. A path that matches no pattern is 404; one
+// matches any one non-empty path segment (percent-decoded), and a last
+// segment `{param...}` matches one or more non-empty segments, given to the
+// handler decoded and joined by '/'. When several patterns match, the one
+// with a literal segment where the others have a parameter (or a one-segment
+// parameter where they have `{param...}`) wins, left to right. A path that matches no pattern is 404; one
 // that matches only with other methods is 405 with the allowed methods.
 //
 // The matched pattern, never the raw path, labels metrics, so their
@@ -66,6 +68,7 @@ class Router {
   struct Segment {
     bool param;
     std::string text;  // the literal, or the parameter's name
+    bool rest;         // `{name...}`: this and all further segments
   };
   struct Pattern {
     std::string text;

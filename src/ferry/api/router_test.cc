@@ -93,12 +93,35 @@ TEST_F(RouterTest, MalformedPathIsBadPath) {
   }
 }
 
+TEST(RouterRestTest, RestParameterTakesTheRemainingSegments) {
+  Router router;
+  ASSERT_TRUE(router.Add("GET", "/files/{path...}", Named("file")).ok());
+  ASSERT_TRUE(router.Add("GET", "/files/{id}/meta", Named("meta")).ok());
+  ASSERT_TRUE(router.Add("GET", "/files/{id}", Named("one")).ok());
+
+  RouteMatch deep = router.Match("GET", "/files/a/b%20c/d.txt");
+  ASSERT_EQ(deep.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(HandlerOf(deep), "file");
+  EXPECT_EQ(deep.params.at("path"), "a/b c/d.txt");
+
+  // More specific patterns win over the rest parameter.
+  EXPECT_EQ(HandlerOf(router.Match("GET", "/files/x/meta")), "meta");
+  EXPECT_EQ(HandlerOf(router.Match("GET", "/files/x")), "one");
+
+  // The rest parameter needs at least one segment, and none may be empty.
+  EXPECT_EQ(router.Match("GET", "/files").kind, RouteMatch::Kind::kNotFound);
+  EXPECT_EQ(router.Match("GET", "/files/a//b").kind, RouteMatch::Kind::kNotFound);
+  EXPECT_EQ(router.Match("GET", "/files/a/").kind, RouteMatch::Kind::kNotFound);
+}
+
 TEST(RouterAddTest, RejectsMalformedAndDuplicatePatterns) {
   Router router;
   EXPECT_EQ(router.Add("GET", "no-slash", Named("x")).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(router.Add("GET", "/a/{}", Named("x")).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(router.Add("GET", "/a/{x}/{x}", Named("x")).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(router.Add("GET", "/a/b{x}", Named("x")).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(router.Add("GET", "/a/{x...}/b", Named("x")).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(router.Add("GET", "/a/{...}", Named("x")).code(), StatusCode::kInvalidArgument);
   ASSERT_TRUE(router.Add("GET", "/a/{x}", Named("x")).ok());
   EXPECT_EQ(router.Add("GET", "/a/{x}", Named("y")).code(), StatusCode::kAlreadyExists);
   EXPECT_TRUE(router.Add("POST", "/a/{x}", Named("y")).ok());
