@@ -21,6 +21,17 @@
 #include "ferry/store/resource_store.h"
 #include "ferry/store/resource_types.h"
 
+namespace ferry::artifacts {
+class ArtifactStore;
+}
+namespace ferry::tracking {
+class TrackingStore;
+class LoggedModelStore;
+}
+namespace ferry::registry {
+class RegistryStore;
+}
+
 namespace ferry::api {
 
 struct ApiOptions {
@@ -53,6 +64,12 @@ struct ApiServices {    // not owned; outlive the server
   const store::ResourceTypes* types;
   MetricsRegistry* metrics;  // ferry_http_* and process_* are registered here
   Env* env;
+  // The MLflow surface (/api/2.0/mlflow/..., /api/2.0/mlflow-artifacts/...)
+  // is served when these are set.
+  tracking::TrackingStore* tracking = nullptr;
+  tracking::LoggedModelStore* logged_models = nullptr;
+  registry::RegistryStore* registry = nullptr;
+  artifacts::ArtifactStore* artifacts = nullptr;  // mlflow-artifacts:/ maps to mlflow/ under its root
 };
 
 class ApiServer {

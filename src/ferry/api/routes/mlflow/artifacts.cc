@@ -1,0 +1,7 @@
+#include "ferry/api/routes/mlflow/routes.h"
+
+namespace ferry::api::mlflow {
+
+Status AddArtifactRoutes(Router& router, const ApiServices& services) { return Status::OK(); }
+
+}  // namespace ferry::api::mlflow

@@ -1,0 +1,7 @@
+#include "ferry/api/routes/mlflow/routes.h"
+
+namespace ferry::api::mlflow {
+
+Status AddLoggedModelRoutes(Router& router, const ApiServices& services) { return Status::OK(); }
+
+}  // namespace ferry::api::mlflow
