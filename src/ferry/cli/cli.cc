@@ -81,6 +81,11 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
   get->add_option("-l,--selector", get_options.selector, "Label selector, e.g. app=web,tier!=db");
   get->add_flag("-A,--all-namespaces", get_options.all_namespaces, "List across all namespaces");
   get->add_flag("-w,--watch", get_options.watch, "After listing, keep printing changes");
+  get->add_option("--experiment", get_options.experiment, "Runs: only those of this experiment (name or id)");
+  get->add_option("--filter", get_options.filter,
+                  "Experiments, runs, models: MLflow search filter, e.g. \"metrics.acc > 0.9\"");
+  get->add_option("--limit", get_options.limit, "Experiments, runs, models: show at most this many")
+      ->check(CLI::PositiveNumber);
 
   DescribeOptions describe_options;
   auto* describe = app.add_subcommand("describe", "Show one or more resources in detail");

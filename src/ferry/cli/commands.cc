@@ -3,6 +3,7 @@
 #include "ferry/cli/commands_internal.h"
 #include "ferry/cli/manifest.h"
 #include "ferry/cli/output.h"
+#include "ferry/cli/tracking_views.h"
 
 namespace ferry::cli {
 namespace internal {
@@ -120,6 +121,13 @@ int RunVersion(Context& ctx, std::string_view client_version) {
 }
 
 int RunDescribe(Context& ctx, const DescribeOptions& options) {
+  if (TrackingKind kind = TrackingKindOf(options.kind); kind != TrackingKind::kNone) {
+    std::vector<std::string> names = options.names;
+    if (auto slash = options.kind.find('/'); slash != std::string::npos)
+      names.insert(names.begin(), options.kind.substr(slash + 1));
+    if (names.empty()) return UsageError(ctx, "describe needs the NAME of the object");
+    return DescribeTracking(ctx, kind, names);
+  }
   internal::Target target;
   if (int rc = internal::ResolveTarget(ctx, options.kind, options.names, target); rc != kExitOk) return rc;
   if (target.names.empty()) return UsageError(ctx, "describe needs the NAME of the object");

@@ -8,6 +8,7 @@
 //
 // Thread-safety: one Context per invocation; not thread-safe.
 
+#include <cstdint>
 #include <istream>
 #include <ostream>
 #include <string>
@@ -44,6 +45,10 @@ struct GetOptions {
   std::string selector{};
   bool all_namespaces = false;
   bool watch = false;
+  // Tracking kinds (experiments, runs, models) only.
+  std::string experiment{};  // runs of this experiment (name or id)
+  std::string filter{};      // MLflow search filter, e.g. "metrics.acc > 0.9"
+  std::int64_t limit = 0;    // at most this many (runs default to 100)
 };
 
 struct DescribeOptions {

@@ -1,6 +1,7 @@
 #include "ferry/cli/commands.h"
 #include "ferry/cli/commands_internal.h"
 #include "ferry/cli/output.h"
+#include "ferry/cli/tracking_views.h"
 
 namespace ferry::cli {
 namespace {
@@ -83,6 +84,10 @@ class Printer {
 }  // namespace
 
 int RunGet(Context& ctx, const GetOptions& options) {
+  if (TrackingKind kind = TrackingKindOf(options.kind); kind != TrackingKind::kNone)
+    return GetTracking(ctx, kind, options.names, options);
+  if (!options.experiment.empty() || !options.filter.empty() || options.limit != 0)
+    return internal::UsageError(ctx, "--experiment, --filter and --limit apply to experiments, runs and models only");
   internal::Target target;
   if (int rc = internal::ResolveTarget(ctx, options.kind, options.names, target); rc != kExitOk) return rc;
   const ApiResource& type = *target.type;

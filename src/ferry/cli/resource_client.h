@@ -65,12 +65,13 @@ class ResourceClient {
                       const std::function<bool(const WatchEvent&)>& on_event);
   // GET /version.
   Result<Reply> Version();
+  // Any other JSON endpoint, e.g. the MLflow surface: `path` carries the
+  // query string; `body` is sent as JSON when given.
+  Result<Reply> Call(std::string_view method, const std::string& path, const Json* body);
 
   const std::string& server() const { return http_->base_url(); }
 
  private:
-  Result<Reply> Call(std::string_view method, const std::string& path, const Json* body);
-
   api::client::HttpClient* http_;
   std::vector<ApiResource> resources_;
 };

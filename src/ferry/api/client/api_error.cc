@@ -56,6 +56,13 @@ ApiError ParseApiError(const HttpResponse& response) {
       if (auto field = e.find("field"); field != e.end() && field->is_string())
         error.field = field->get<std::string>();
     }
+    // The MLflow surface's shape: {"error_code": "...", "message": "..."}.
+    auto code = parsed->find("error_code");
+    auto msg = parsed->find("message");
+    if (error.code.empty() && code != parsed->end() && code->is_string()) {
+      error.code = code->get<std::string>();
+      if (msg != parsed->end() && msg->is_string()) error.message = msg->get<std::string>();
+    }
   }
   if (error.code.empty()) error.code = CodeForHttpStatus(response.status);
   if (error.message.empty()) {

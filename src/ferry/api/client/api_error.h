@@ -19,8 +19,10 @@ struct ApiError {
   std::string field;  // empty when the error is not about one field
 };
 
-// Reads the error from a non-2xx response. A body that is not the native
-// shape (a proxy's HTML page, say) still gives a code named after the HTTP
+// Reads the error from a non-2xx response: the native shape, or MLflow's
+// `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}` (the code is
+// then MLflow's). A body that is neither
+// (a proxy's HTML page, say) still gives a code named after the HTTP
 // status and its first line of text as the message.
 ApiError ParseApiError(const HttpResponse& response);
 
