@@ -241,7 +241,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     match_ = core_.router.Match(exchange_.method, exchange_.path);
     exchange_.route = match_.pattern;
 
-    const std::size_t limit = core_.options.max_body_bytes;
+    std::size_t limit = core_.options.max_body_bytes;
+    if (match_.kind == RouteMatch::Kind::kFound && match_.route->options.max_body_bytes > 0)
+      limit = match_.route->options.max_body_bytes;
+    body_limit_ = limit;
     if (auto length = parser_->content_length(); length && *length > limit) {
       return RespondEarly(
           ErrorResponse(ApiError{413, "PayloadTooLarge",
@@ -279,7 +282,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::body_limit) {
       return RespondEarly(ErrorResponse(ApiError{
           413, "PayloadTooLarge",
-          "request body exceeds the limit of " + std::to_string(core_.options.max_body_bytes) + " bytes",
+          "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes",
           ""}));
     }
     if (ec == http::error::header_limit) {
@@ -620,6 +623,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::optional<http::request_parser<http::string_body>> parser_;
   RouteMatch match_;
+  std::size_t body_limit_ = 0;  // of the current request, for its 413 message
   Exchange exchange_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;

@@ -203,6 +203,32 @@ TEST_F(HttpServerTest, ChunkedBodyIsCutOffAtTheLimit) {
   EXPECT_TRUE(conn.WaitForClose());
 }
 
+TEST_F(HttpServerTest, RouteMayRaiseItsOwnBodyLimit) {
+  options_.max_body_bytes = 1024;
+  ASSERT_TRUE(router_
+                  .Add("PUT", "/upload/{id}",
+                       [](const HttpRequest& r) {
+                         return TextResponse(200, "text/plain", std::to_string(r.body.size()));
+                       },
+                       {.max_body_bytes = 4096})
+                  .ok());
+  StartServer();
+  TestConnection conn(server_->url());
+  auto big = conn.Request("PUT", "/upload/a", std::string(4096, 'x'));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->result_int(), 200);
+  EXPECT_EQ(big->body(), "4096");
+  // Other routes keep the server's limit, and the upload route has its own.
+  auto other = conn.Request("POST", "/echo/a", std::string(2048, 'x'));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->result_int(), 413);
+  TestConnection conn2(server_->url());
+  auto too_big = conn2.Request("PUT", "/upload/a", std::string(4097, 'x'));
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->result_int(), 413);
+  EXPECT_NE(ErrorOf(*too_big)["message"].get<std::string>().find("4096"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, ChunkedBodyWithinTheLimitIsDelivered) {
   options_.max_body_bytes = 1024;
   StartServer();

@@ -14,6 +14,7 @@
 // Thread-safety: Add() during start-up only; Match() is then safe from any
 // thread.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,9 @@ struct RouteOptions {
   // cheap ones that never block (liveness, metrics) run on the I/O thread
   // and so still answer when the pool is saturated.
   bool blocking = true;
+  // Largest request body the route accepts; 0: the server's max_body_bytes.
+  // For routes that take big uploads (artifacts).
+  std::size_t max_body_bytes = 0;
 };
 
 struct Route {
