@@ -14,9 +14,13 @@
 //   key        := name | `back quoted` | "double quoted"  (a quoted key may contain '.', spaces)
 //   value      := 'single' | "double" quoted string | number | ( 'a', 'b', ... ) for IN / NOT IN
 //
-// A bare key (no prefix) is an attribute for entities that allow it
-// (experiments, registered models, model versions, logged models); for runs
-// MLflow requires the prefix. Alternate attribute spellings are normalised
+// A bare key (no prefix) is an attribute for every entity (runs included:
+// MLflow reads `status = 'FINISHED'` as attributes.status). Comparisons may
+// follow each other with or without AND between them, and a leading or
+// trailing AND is ignored, as MLflow (sqlparse) does. Values are taken as
+// written between their quotes ('it''s' stays it''s); list items of IN are
+// Python string literals (escapes decoded, adjacent literals joined), as
+// MLflow reads them with ast.literal_eval. Alternate attribute spellings are normalised
 // ("created"/"Created" -> "start_time", "run name"/"Run name"/"Run Name"
 // -> "run_name"; "creation_time" -> "creation_timestamp" and
 // "last_updated_time" -> "last_updated_timestamp" for logged models).
@@ -31,6 +35,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -90,6 +96,22 @@ struct SearchGrammar {
   std::set<Comparator> string_attribute_comparators;
   std::set<Comparator> numeric_attribute_comparators;
   std::set<Comparator> dataset_comparators;       // keys: name, digest, context
+
+  // The per-entity quirks of MLflow's parsers and stores.
+  std::map<std::string, TermKind, std::less<>> prefixes;  // accepted prefix spellings
+  bool backquoted_prefix = false;            // runs: `tags`.k is tags.k
+  bool quoted_attribute_keys = true;         // registry: `name` (quoted) is not the attribute name
+  std::map<std::string, std::string, std::less<>> attribute_aliases;        // filter key -> canonical
+  std::map<std::string, std::string, std::less<>> order_attribute_aliases;  // order_by key -> canonical
+  std::set<std::string> integer_string_attributes;  // experiments: experiment_id values must be integers
+  bool integer_attributes = false;           // numeric attributes take integers only (no 1.5, 1e3)
+  bool quoted_integer_attributes = false;    // model versions: version_number = '3'
+  bool case_sensitive_keyword_comparators = false;  // experiments: like/ilike/in must be upper case
+  bool unquoted_numbers_are_strings = false;  // logged models: params.lr = 0.01 compares the text '0.01'
+  bool order_by_bare_keys_only = false;      // registered models: no prefixes, no quoting in order_by
+  bool order_by_is_field_name = false;       // logged models: see ParseOrderBy
+  bool logged_model_keys = false;            // logged models: prefix is [a-z]+, keys lose all surrounding backticks
+  bool reject_duplicate_order_keys = false;  // runs, registry: the same key twice is an error
 };
 
 const SearchGrammar& RunsGrammar();
@@ -98,12 +120,18 @@ const SearchGrammar& RegisteredModelsGrammar();
 const SearchGrammar& ModelVersionsGrammar();
 const SearchGrammar& LoggedModelsGrammar();
 
-// Parses a filter; an empty or all-blank filter gives no terms.
+// Parses a filter; an empty filter gives no terms. An all-blank filter is
+// InvalidArgument, as in MLflow ("Could not be parsed").
 Result<std::vector<FilterTerm>> ParseFilter(std::string_view filter, const SearchGrammar& grammar);
 
 // Parses one order_by clause: "metrics.acc DESC", "attributes.start_time",
 // "name ASC", "`my key` desc" (bare keys are attributes where the grammar
-// allows). Direction defaults to ascending.
+// allows). Direction defaults to ascending. Registered models take only
+// name, timestamp and last_updated_timestamp ("timestamp" is returned as
+// last_updated_timestamp: MLflow sorts both by the last update time).
+// For logged models the clause is an OrderBy.field_name of
+// SearchLoggedModels, whose direction comes separately: "metrics.<key>"
+// (key verbatim) or an attribute; `ascending` is always true then.
 Result<OrderTerm> ParseOrderBy(std::string_view clause, const SearchGrammar& grammar);
 
 // Every clause of `clauses`, in order; InvalidArgument names the bad one.
