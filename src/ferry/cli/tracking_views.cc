@@ -365,16 +365,17 @@ std::string DescribeRunText(const Json& run, const Json& experiment, std::int64_
     Line(out, "Duration", Duration(Int(info, "end_time") - Int(info, "start_time")));
   Line(out, "Artifacts", Text(info, "artifact_uri"));
   Line(out, "Pipeline Run", TagValue(Member(data, "tags"), "ferry.pipeline_run_id"));
+  // System tags (mlflow.*) are left out; a section with nothing to show is too.
   auto section = [&](std::string_view title, const Json& items, bool metric) {
-    if (!items.is_array() || items.empty()) return;
-    out += std::string(title) + ":\n";
-    for (const Json& item : items) {
+    std::string lines;
+    for (const Json& item : items.is_array() ? items : Json::array()) {
       std::string key = Text(item, "key");
       if (!metric && key.starts_with("mlflow.")) continue;
-      out += "  " + key + "=" + (metric ? MetricValue(Member(item, "value")) : Text(item, "value"));
-      if (metric) out += " (step " + std::to_string(Int(item, "step")) + ")";
-      out += "\n";
+      lines += "  " + key + "=" + (metric ? MetricValue(Member(item, "value")) : Text(item, "value"));
+      if (metric) lines += " (step " + std::to_string(Int(item, "step")) + ")";
+      lines += "\n";
     }
+    if (!lines.empty()) out += std::string(title) + ":\n" + lines;
   };
   section("Params", Member(data, "params"), false);
   section("Metrics", Member(data, "metrics"), true);

@@ -91,6 +91,10 @@ TEST(DescribeRunTest, HidesSystemTagsAndShowsInputsAndOutputs) {
   EXPECT_NE(text.find("  lr=0.1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  team=a\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("mlflow.user"), std::string::npos) << text;
+  EXPECT_EQ(DescribeRunText({{"data", {{"tags", Json::array({{{"key", "mlflow.user"}, {"value", "me"}}})}}}},
+                            Json(), kNowMs)
+                .find("Tags:"),
+            std::string::npos);
   EXPECT_NE(text.find("dataset d@x (training)"), std::string::npos) << text;
   EXPECT_NE(text.find("model m-1"), std::string::npos) << text;
 }
