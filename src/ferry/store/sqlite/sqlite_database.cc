@@ -65,11 +65,20 @@ class StatementReset {
   sqlite3_stmt* stmt_;
 };
 
-// Binds params[n-1] to every "$n" of the statement. Like PostgreSQL, refuses
-// a statement that uses a parameter it was not given or leaves one unused.
-Status Bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const std::vector<Value>& params) {
+// A compiled statement and, for each of its SQLite parameters j (1-based),
+// the N of the "$N" it stands for. SQLite numbers distinct names in order of
+// first appearance and finds a name's number by a linear scan, so the map is
+// worked out once per compiled statement rather than on every execution
+// (that scan made binding quadratic in the number of parameters).
+struct Prepared {
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<std::size_t> numbers;  // numbers[j - 1] = N
+};
+
+Result<std::vector<std::size_t>> PlaceholderNumbers(sqlite3_stmt* stmt, std::string_view sql) {
   const int count = sqlite3_bind_parameter_count(stmt);
-  std::vector<bool> used(params.size(), false);
+  std::vector<std::size_t> numbers;
+  numbers.reserve(count);
   for (int j = 1; j <= count; ++j) {
     const char* name = sqlite3_bind_parameter_name(stmt, j);
     const std::string_view name_view = name != nullptr ? name : "?";
@@ -77,11 +86,24 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const std::ve
     const char* digits = name_view.data() + 1;
     const char* end = name_view.data() + name_view.size();
     const auto parsed = std::from_chars(digits, end, n);
-    if (name_view.front() != '$' || parsed.ec != std::errc() || parsed.ptr != end) {
+    if (name_view.front() != '$' || parsed.ec != std::errc() || parsed.ptr != end || n < 1) {
       return Internal("placeholder \"" + std::string(name_view) +
                       "\" is not of the form $N (in: " + internal::SqlForMessage(sql) + ")");
     }
-    if (n < 1 || n > params.size()) {
+    numbers.push_back(n);
+  }
+  return numbers;
+}
+
+// Binds params[n-1] to every "$n" of the statement. Like PostgreSQL, refuses
+// a statement that uses a parameter it was not given or leaves one unused.
+Status Bind(sqlite3* db, const Prepared& prepared, std::string_view sql, const std::vector<Value>& params) {
+  sqlite3_stmt* stmt = prepared.stmt;
+  std::vector<bool> used(params.size(), false);
+  for (std::size_t i = 0; i < prepared.numbers.size(); ++i) {
+    const int j = static_cast<int>(i + 1);
+    const std::size_t n = prepared.numbers[i];
+    if (n > params.size()) {
       return Internal("statement uses $" + std::to_string(n) + " but " + std::to_string(params.size()) +
                       " parameters were given (in: " + internal::SqlForMessage(sql) + ")");
     }
@@ -90,8 +112,8 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const std::ve
     int rc = SQLITE_OK;
     if (std::holds_alternative<std::nullptr_t>(v)) {
       rc = sqlite3_bind_null(stmt, j);
-    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
-      rc = sqlite3_bind_int64(stmt, j, *i);
+    } else if (const auto* i64 = std::get_if<std::int64_t>(&v)) {
+      rc = sqlite3_bind_int64(stmt, j, *i64);
     } else if (const auto* d = std::get_if<double>(&v)) {
       rc = sqlite3_bind_double(stmt, j, *d);
     } else if (const auto* s = std::get_if<std::string>(&v)) {
@@ -187,7 +209,7 @@ class Connection {
   }
 
   ~Connection() {
-    for (auto& entry : lru_) sqlite3_finalize(entry.second);
+    for (auto& entry : lru_) sqlite3_finalize(entry.second.stmt);
     sqlite3_close_v2(db_);
   }
 
@@ -222,9 +244,10 @@ class Connection {
   // Runs one statement with `params`, returning its rows; `changes` receives
   // the rows it changed.
   Result<Rows> Run(std::string_view sql, const std::vector<Value>& params, std::int64_t* changes) {
-    ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    ASSIGN_OR_RETURN(const Prepared* prepared, Prepare(sql));
+    sqlite3_stmt* stmt = prepared->stmt;
     StatementReset reset(stmt);
-    RETURN_IF_ERROR(Bind(db_, stmt, sql, params));
+    RETURN_IF_ERROR(Bind(db_, *prepared, sql, params));
     const sqlite3_int64 total_before = sqlite3_total_changes64(db_);
     const int columns = sqlite3_column_count(stmt);
     Rows rows;
@@ -247,10 +270,10 @@ class Connection {
   }
 
   // The cached statement for `sql`, compiling it on first use.
-  Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+  Result<const Prepared*> Prepare(std::string_view sql) {
     if (const auto it = cache_.find(sql); it != cache_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
+      return &it->second->second;
     }
     if (sql.size() > static_cast<std::size_t>(INT_MAX)) return PayloadTooLarge("SQL statement too long");
     sqlite3_stmt* stmt = nullptr;
@@ -271,14 +294,19 @@ class Connection {
                         internal::SqlForMessage(sql) + ")");
       }
     }
+    auto numbers = PlaceholderNumbers(stmt, sql);
+    if (!numbers.ok()) {
+      sqlite3_finalize(stmt);
+      return numbers.status();
+    }
     if (lru_.size() >= kStatementCacheSize) {
       cache_.erase(lru_.back().first);
-      sqlite3_finalize(lru_.back().second);
+      sqlite3_finalize(lru_.back().second.stmt);
       lru_.pop_back();
     }
-    lru_.emplace_front(std::string(sql), stmt);
+    lru_.emplace_front(std::string(sql), Prepared{stmt, std::move(numbers).value()});
     cache_.emplace(lru_.front().first, lru_.begin());
-    return stmt;
+    return &lru_.front().second;
   }
 
  private:
@@ -308,8 +336,8 @@ class Connection {
   sqlite3* db_;
   bool allow_transaction_control_ = false;
   // Most recently used first; the map's keys view the list's strings.
-  std::list<std::pair<std::string, sqlite3_stmt*>> lru_;
-  std::unordered_map<std::string_view, std::list<std::pair<std::string, sqlite3_stmt*>>::iterator> cache_;
+  std::list<std::pair<std::string, Prepared>> lru_;
+  std::unordered_map<std::string_view, std::list<std::pair<std::string, Prepared>>::iterator> cache_;
 };
 
 Result<Rows> Execute(Connection& conn, std::string_view sql, const std::vector<Value>& params,
@@ -374,8 +402,8 @@ class SqliteDatabase final : public Database {
     RETURN_IF_ERROR(internal::TransactionScope::CheckNotInside(this, "Query"));
     if (!readers_.empty()) {
       ReaderLease lease(*this);
-      ASSIGN_OR_RETURN(sqlite3_stmt * stmt, lease->Prepare(sql));
-      if (sqlite3_stmt_readonly(stmt)) return Execute(*lease, sql, params, nullptr);
+      ASSIGN_OR_RETURN(const Prepared* prepared, lease->Prepare(sql));
+      if (sqlite3_stmt_readonly(prepared->stmt)) return Execute(*lease, sql, params, nullptr);
     }
     std::lock_guard lock(writer_mu_);
     return Execute(*writer_, sql, params, nullptr);
