@@ -15,14 +15,19 @@
 //   is fine). Tags overwrite. Metrics are a time series per (run, key):
 //   an identical point (key, value, timestamp, step) logged twice is stored
 //   once; the "latest" value of a key is the point with the greatest (step,
-//   timestamp, value), NaN counted as greater than any number.
-// - NaN and ±Inf metric values are stored and returned as such.
+//   timestamp, value), NaN counted as 0 (MLflow stores NaN as 0 with an
+//   is_nan flag and compares the stored value).
+// - NaN and ±Inf metric values are stored and returned as such (MLflow's SQL
+//   store turns ±Inf into ±1.797e308; Ferry keeps them).
 // - Writes to a run that is deleted, or in a deleted experiment, fail with
 //   FailedPrecondition ("The run ... must be in the 'active' state").
-// - Validation limits (utils/validation.py): keys ≤ 250 chars and no "..",
-//   no leading '/', only [A-Za-z0-9_\-. /]; param values ≤ 6000 chars; tag
-//   values ≤ 8000; experiment names ≤ 500; log_batch ≤ 1000 metrics, ≤ 100
-//   params, ≤ 100 tags, ≤ 1000 entities in all.
+// - Validation limits (utils/validation.py): keys ≤ 250 chars, no "..",
+//   '/' or "//" tricks (a key must equal its POSIX-normalised path), only
+//   alphanumerics (any script) and _ - . space : /; param values longer
+//   than 6000 chars and run tag values longer than 8000 are truncated, as
+//   MLflow's server does by default (MLFLOW_TRUNCATE_LONG_VALUES);
+//   experiment names ≤ 500; experiment tag values ≤ 20000; log_batch ≤ 1000
+//   metrics, ≤ 100 params, ≤ 100 tags, ≤ 1000 entities in all.
 //
 // Error codes (the routes map them to MLflow's error_code):
 //   NotFound           RESOURCE_DOES_NOT_EXIST   unknown experiment / run
@@ -188,14 +193,16 @@ struct MetricHistoryRequest {
   Page page;  // max_results default 25000 per page, as MLflow's get-history paging
 };
 
-// get-history-bulk-interval: up to max_results points per run, chosen at
-// evenly spaced steps between start_step and end_step (MLflow's sampling:
-// the min and max step are always included).
+// get-history-bulk-interval: up to max_results points per run, sampled as
+// MLflow 3 does: the points (within [start_step, end_step] if given) in
+// (step, timestamp, value) order are cut into max_results NTILE buckets and
+// the first point of each is kept, plus the last point (replacing the final
+// sample when the page is full). Runs come back in request order.
 struct BulkIntervalRequest {
   std::vector<std::string> run_ids;  // 1..100
   std::string metric_key;
   std::optional<std::int64_t> start_step, end_step;
-  std::int64_t max_results = 320;    // 1..1000
+  std::int64_t max_results = 320;    // 1..2500 (MLflow's MAX_RESULTS_PER_RUN, its default when absent)
 };
 
 class TrackingStore {
@@ -239,7 +246,9 @@ class TrackingStore {
                            const std::vector<ModelInput>& models) = 0;
   virtual Status LogOutputs(std::string_view run_id, const std::vector<ModelOutput>& models) = 0;
 
-  // Metric reads. History is in (step, timestamp) order.
+  // Metric reads. History is in MLflow's order: timestamp, step, value. An
+  // unknown run or key has an empty history (MLflow does not check the run).
+  // page.max_results must be positive.
   virtual Result<PageOf<Metric>> GetMetricHistory(const MetricHistoryRequest& request) = 0;
   virtual Result<std::vector<Metric>> GetMetricHistoryBulkInterval(const BulkIntervalRequest& request) = 0;
   // Every point logged with model_id = `model_id` (LoggedModel.data.metrics),
