@@ -11,12 +11,15 @@
 #include "ferry/common/env.h"
 #include "ferry/common/logging.h"
 #include "ferry/common/metrics.h"
+#include "ferry/registry/registry_store.h"
 #include "ferry/server/data_dir_lock.h"
 #include "ferry/server/options.h"
 #include "ferry/store/database.h"
 #include "ferry/store/migrations.h"
 #include "ferry/store/resource_store.h"
 #include "ferry/store/resource_types.h"
+#include "ferry/tracking/logged_model_store.h"
+#include "ferry/tracking/tracking_store.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "0.0.0-dev"
@@ -66,6 +69,13 @@ int Main(int argc, char** argv) {
 
   auto artifacts = artifacts::OpenArtifactStore(options.artifact_root);
   if (!artifacts.ok()) return Fail(artifacts.status().WithContext("opening the artifact store"));
+  auto tracking = tracking::TrackingStore::Open(db->get(), Env::Default());
+  if (!tracking.ok()) return Fail(tracking.status().WithContext("opening the tracking store"));
+  auto logged_models = tracking::LoggedModelStore::Open(db->get(), tracking->get(), Env::Default());
+  if (!logged_models.ok()) return Fail(logged_models.status().WithContext("opening the logged-model store"));
+  auto registry =
+      registry::RegistryStore::Open(db->get(), Env::Default(), {tracking->get(), logged_models->get()});
+  if (!registry.ok()) return Fail(registry.status().WithContext("opening the model registry"));
 
   store::ResourceTypes types;
   store::RegisterCoreTypes(types);
@@ -78,6 +88,10 @@ int Main(int argc, char** argv) {
   api_options.threads = options.threads;
   api_options.version = FERRY_VERSION;
   api::ApiServices services{db->get(), &resources, &types, &metrics, Env::Default()};
+  services.tracking = tracking->get();
+  services.logged_models = logged_models->get();
+  services.registry = registry->get();
+  services.artifacts = artifacts->get();
   auto api = api::ApiServer::Start(api_options, services);
   if (!api.ok()) return Fail(api.status());
 
