@@ -58,7 +58,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   }
   RETURN_IF_ERROR(AddHealthRoutes(impl->router, wired, options.version));
   RETURN_IF_ERROR(AddNativeRoutes(impl->router, wired, options.max_watch_backlog));
-  RETURN_IF_ERROR(mlflow::AddMlflowRoutes(impl->router, wired));
+  RETURN_IF_ERROR(mlflow::AddMlflowRoutes(impl->router, wired, options.max_upload_bytes));
   ASSIGN_OR_RETURN(impl->http, HttpServer::Start(options, &impl->router, wired.metrics, wired.env));
   LogEvent(spdlog::level::info, "http server started",
            {{"url", impl->http->url()}, {"max_body_bytes", options.max_body_bytes}});

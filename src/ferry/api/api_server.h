@@ -37,6 +37,9 @@ namespace ferry::api {
 struct ApiOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
   std::size_t max_body_bytes = 32 << 20;
+  // Routes that take uploads (artifacts) accept bodies up to this size. The
+  // body is held in memory while it is read.
+  std::size_t max_upload_bytes = std::size_t{1} << 30;
   // Header: from a request's first byte to its blank line. Body: reading a
   // request body, and writing any response chunk. Idle: a keep-alive
   // connection waiting for its next request.

@@ -78,6 +78,12 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
       ->envname("FERRY_MAX_BODY_BYTES")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 34))
       ->capture_default_str();
+  app.add_option("--max-upload-bytes", o.max_upload_bytes,
+                 "Largest artifact upload in one request (MLflow's artifact proxy; the client's "
+                 "multipart upload has no such limit)")
+      ->envname("FERRY_MAX_UPLOAD_BYTES")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "HTTP worker threads (0: one per core, at least 2)")
       ->envname("FERRY_THREADS")
       ->check(CLI::Range(0, 256))

@@ -17,6 +17,7 @@ struct ServerOptions {
   std::string db;             // default sqlite://<data_dir>/ferry.db
   std::string artifact_root;  // default file://<data_dir>/artifacts
   std::size_t max_body_bytes = 32u << 20;
+  std::size_t max_upload_bytes = std::size_t{1} << 30;
   int threads = 0;
   double drain_timeout_seconds = 10;
   std::string log_level = "info";

@@ -85,6 +85,7 @@ int Main(int argc, char** argv) {
   api::ApiOptions api_options;
   api_options.listen = options.listen;
   api_options.max_body_bytes = options.max_body_bytes;
+  api_options.max_upload_bytes = options.max_upload_bytes;
   api_options.threads = options.threads;
   api_options.version = FERRY_VERSION;
   api::ApiServices services{db->get(), &resources, &types, &metrics, Env::Default()};

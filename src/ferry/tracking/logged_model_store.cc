@@ -9,6 +9,7 @@
 #include "ferry/common/json.h"
 #include "ferry/common/strings.h"
 #include "ferry/tracking/search_filter.h"
+#include "ferry/tracking/tracking_internal.h"
 
 namespace ferry::tracking {
 namespace {
@@ -27,36 +28,6 @@ constexpr std::size_t kMaxNameBytes = 500;
 constexpr char kModelColumns[] =
     "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, "
     "lm.last_updated_timestamp_ms, lm.status, lm.model_type, lm.source_run_id, lm.status_message";
-
-// Words of generated model names, as MLflow's _generate_random_name.
-constexpr std::string_view kPredicates[] = {
-    "abundant",  "bedecked",   "bold",      "brawny",   "bright",    "calm",      "capable",    "carefree",
-    "clean",     "clever",     "colorful",  "crawling", "dapper",    "delicate",  "gentle",     "gifted",
-    "glamorous", "honorable",  "judicious", "learned",  "likeable",  "loud",      "luminous",   "merciful",
-    "nimble",    "omniscient", "painted",   "polite",   "resilient", "rogue",     "salty",      "sedate",
-    "serious",   "skittish",   "smiling",   "spiffy",   "stately",   "suave",     "thundering", "traveling",
-    "unequaled", "upbeat",     "valuable",  "vaunted",  "welcoming", "whimsical", "wise",       "youthful"};
-constexpr std::string_view kNouns[] = {
-    "ant",   "ape",    "asp",  "auk",   "bass",  "bat",   "bear",  "bird",  "boar",  "bug",   "calf",
-    "carp",  "cat",    "colt", "cow",   "crab",  "crane", "croc",  "deer",  "doe",   "dog",   "donkey",
-    "duck",  "eel",    "elk",  "finch", "fish",  "foal",  "fowl",  "fox",   "frog",  "gnat",  "gnu",
-    "goat",  "grouse", "grub", "gull",  "hare",  "hawk",  "hen",   "hog",   "horse", "hound", "jay",
-    "kit",   "koi",    "lamb", "lark",  "loon",  "lynx",  "mare",  "mink",  "mole",  "moose", "moth",
-    "mouse", "mule",   "newt", "owl",   "ox",    "panda", "perch", "pig",   "pug",   "ram",   "rat",
-    "ray",   "roo",    "seal", "shad",  "shark", "sheep", "shoat", "shrew", "slug",  "snail", "snake",
-    "sow",   "squid",  "stag", "steed", "stoat", "swan",  "toad",  "trout", "tern",  "wasp",  "whale",
-    "wolf",  "worm",   "wren", "yak",   "zebra"};
-
-std::string RandomName(Env* env) {
-  std::uint64_t r = env->Random64();
-  std::string name(kPredicates[r % std::size(kPredicates)]);
-  r /= std::size(kPredicates);
-  name += "-";
-  name += kNouns[r % std::size(kNouns)];
-  r /= std::size(kNouns);
-  name += "-" + std::to_string(r % 1000);
-  return name;
-}
 
 std::string NewModelId(Env* env) {
   std::string uuid = env->NewUuid();
@@ -363,7 +334,7 @@ class SqlLoggedModelStore final : public LoggedModelStore {
     LoggedModel m;
     m.model_id = NewModelId(env_);
     m.experiment_id = experiment.experiment_id;
-    m.name = request.name.empty() ? RandomName(env_) : request.name;
+    m.name = request.name.empty() ? internal::GenerateRunName(env_) : request.name;
     m.artifact_location = AppendPath(experiment.artifact_location, "models/" + m.model_id + "/artifacts");
     m.source_run_id = request.source_run_id;
     m.model_type = request.model_type;

@@ -445,13 +445,14 @@ Result<Json> ListFilesJson(ArtifactStore& store, std::string_view store_dir, std
   ASSIGN_OR_RETURN(std::vector<ArtifactInfo> children, store.List(store_dir, false));
   for (const ArtifactInfo& child : children) {
     Json entry = {{"path", Join(path_prefix, Basename(child.path))}, {"is_dir", child.is_dir}};
-    if (!child.is_dir) entry["file_size"] = child.size;
+    // MLflow leaves file_size out for empty files (proto2: unset).
+    if (!child.is_dir && child.size != 0) entry["file_size"] = child.size;
     files.push_back(std::move(entry));
   }
   return files;
 }
 
-Status AddArtifactRoutes(Router& router, const ApiServices& services) {
+Status AddArtifactRoutes(Router& router, const ApiServices& services, std::size_t max_upload_bytes) {
   auto routes = std::make_shared<ArtifactRoutes>(services.artifacts, services.env);
   auto bind = [routes](HttpResponse (ArtifactRoutes::*method)(const HttpRequest&)) {
     return [routes, method](const HttpRequest& request) { return ((*routes).*method)(request); };
@@ -460,7 +461,8 @@ Status AddArtifactRoutes(Router& router, const ApiServices& services) {
   const std::string files = std::string(kBase) + "/artifacts";
   RETURN_IF_ERROR(router.Add("GET", files, bind(&ArtifactRoutes::List)));
   RETURN_IF_ERROR(router.Add("GET", files + "/{path...}", bind(&ArtifactRoutes::Download)));
-  RETURN_IF_ERROR(router.Add("PUT", files + "/{path...}", bind(&ArtifactRoutes::Upload)));
+  const RouteOptions upload{.max_body_bytes = max_upload_bytes};
+  RETURN_IF_ERROR(router.Add("PUT", files + "/{path...}", bind(&ArtifactRoutes::Upload), upload));
   RETURN_IF_ERROR(router.Add("DELETE", files + "/{path...}", bind(&ArtifactRoutes::Delete)));
   const std::string mpu = std::string(kBase) + "/mpu";
   for (const char* op : {"create", "complete", "abort"}) {
@@ -471,7 +473,7 @@ Status AddArtifactRoutes(Router& router, const ApiServices& services) {
     RETURN_IF_ERROR(router.Add("POST", mpu + "/" + op + "/{path...}", bind(method)));
   }
   RETURN_IF_ERROR(
-      router.Add("PUT", mpu + "/part/{upload_id}/{part_number}", bind(&ArtifactRoutes::UploadPart)));
+      router.Add("PUT", mpu + "/part/{upload_id}/{part_number}", bind(&ArtifactRoutes::UploadPart), upload));
   return Status::OK();
 }
 

@@ -13,12 +13,14 @@
 
 namespace ferry::api::mlflow {
 
-Status AddMlflowRoutes(Router& router, const ApiServices& services);
+// Artifact uploads accept bodies up to `max_upload_bytes`.
+Status AddMlflowRoutes(Router& router, const ApiServices& services, std::size_t max_upload_bytes);
 
 // One function a surface, each in its own file.
 Status AddTrackingRoutes(Router& router, const ApiServices& services);      // tracking.cc
 Status AddLoggedModelRoutes(Router& router, const ApiServices& services);   // logged_models.cc
 Status AddRegistryRoutes(Router& router, const ApiServices& services);      // registry.cc
-Status AddArtifactRoutes(Router& router, const ApiServices& services);      // artifacts.cc
+Status AddArtifactRoutes(Router& router, const ApiServices& services,       // artifacts.cc
+                         std::size_t max_upload_bytes);
 
 }  // namespace ferry::api::mlflow
