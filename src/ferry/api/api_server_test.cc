@@ -10,6 +10,7 @@ namespace {
 
 using store::testing::Backend;
 using store::testing::TestDatabase;
+using testing::BodyOf;
 using testing::Response;
 using testing::TestConnection;
 
@@ -58,12 +59,6 @@ class ApiServerTest : public ::testing::Test {
     auto response = conn_->Request(method, target, body, headers);
     EXPECT_TRUE(response) << method << " " << target;
     return response ? *response : Response();
-  }
-
-  static Json BodyOf(const Response& response) {
-    auto body = ParseJson(response.body());
-    EXPECT_TRUE(body.ok()) << response.body();
-    return body.ok() ? *body : Json();
   }
 
   Json CreateConfigMap(const std::string& name, const Json& labels = Json::object()) {

@@ -79,9 +79,4 @@ std::string LocalPath(std::string_view uri);
 // parameter must identify the resource that contains the source."
 Status InvalidSourceFor(std::string_view source, std::string_view id_name);
 
-// MLflow's LIKE pattern as a SQLite GLOB pattern with the same
-// (case-sensitive) meaning: '%' -> '*', '_' -> '?', GLOB's own specials
-// bracketed.
-std::string LikeToGlob(std::string_view pattern);
-
 }  // namespace ferry::registry::internal

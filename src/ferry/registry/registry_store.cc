@@ -8,6 +8,7 @@
 
 #include "ferry/common/json.h"
 #include "ferry/registry/registry_internal.h"
+#include "ferry/tracking/search_filter.h"
 
 namespace ferry::registry {
 namespace {
@@ -126,7 +127,7 @@ class SqlBuilder {
       }
       case Comparator::kLike: {
         ASSIGN_OR_RETURN(std::string v, text());
-        if (dialect_ == store::Dialect::kSqlite) return column + " GLOB " + Param(in::LikeToGlob(v));
+        if (dialect_ == store::Dialect::kSqlite) return column + " GLOB " + Param(tracking::LikeToGlob(v));
         return column + " LIKE " + Param(v);
       }
       case Comparator::kILike: {
@@ -240,6 +241,26 @@ Result<OrderKey> ParseOrderClause(const std::string& clause) {
 
 std::int64_t ClampOffset(std::int64_t offset) { return std::max<std::int64_t>(offset, 0); }
 
+// MLflow's max_results checks for a registry search allowing at most `limit`.
+Status CheckMaxResults(std::int64_t max_results, std::int64_t limit) {
+  if (max_results > limit)
+    return InvalidArgument("Invalid value for request parameter max_results. It must be at most " +
+                               std::to_string(limit) + ", but got value " + std::to_string(max_results),
+                           "max_results");
+  if (max_results < 1)
+    return InvalidArgument("Invalid value for max_results. It must be a positive integer, but got " +
+                               std::to_string(max_results),
+                           "max_results");
+  return Status::OK();
+}
+
+// The offset `page_token` resumes at (0 without a token), checked against
+// the search's fingerprint.
+Result<std::int64_t> PageOffset(const std::string& page_token, const std::string& fingerprint) {
+  ASSIGN_OR_RETURN(const std::int64_t offset, tracking::PageOffset(page_token, fingerprint));
+  return ClampOffset(offset);
+}
+
 std::string Fingerprint(std::string_view kind, const RegistrySearch& search) {
   Json j = {{"k", kind}, {"f", search.filter}, {"o", search.order_by}};
   return j.dump();
@@ -352,23 +373,11 @@ class SqlRegistryStore final : public RegistryStore {
 
   Result<PageOf<RegisteredModel>> SearchRegisteredModels(const RegistrySearch& search) override {
     const std::int64_t max_results = search.page.max_results;
-    if (max_results > kSearchRegisteredModelsMax)
-      return InvalidArgument("Invalid value for request parameter max_results. It must be at most " +
-                                 std::to_string(kSearchRegisteredModelsMax) + ", but got value " +
-                                 std::to_string(max_results),
-                             "max_results");
-    if (max_results < 1)
-      return InvalidArgument("Invalid value for max_results. It must be a positive integer, but got " +
-                                 std::to_string(max_results),
-                             "max_results");
+    RETURN_IF_ERROR(CheckMaxResults(max_results, kSearchRegisteredModelsMax));
     ASSIGN_OR_RETURN(std::vector<FilterTerm> terms,
                      tracking::ParseFilter(search.filter, tracking::RegisteredModelsGrammar()));
     const std::string fingerprint = Fingerprint("registered_models", search);
-    std::int64_t offset = 0;
-    if (!search.page.page_token.empty()) {
-      ASSIGN_OR_RETURN(offset, tracking::DecodePageToken(search.page.page_token, fingerprint));
-    }
-    offset = ClampOffset(offset);
+    ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page.page_token, fingerprint));
 
     SqlBuilder sql(db_->dialect());
     std::vector<std::string> where;
@@ -469,27 +478,17 @@ class SqlRegistryStore final : public RegistryStore {
   Status SetRegisteredModelTag(std::string_view name, const Tag& tag) override {
     RETURN_IF_ERROR(in::ValidateModelName(name));
     RETURN_IF_ERROR(in::ValidateTag(tag.key, tag.value));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(RequireModel(tx, name));
-      return tx
-          .Exec(
-              "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) "
-              "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
-              {std::string(name), tag.key, tag.value})
-          .status();
-    });
+    return ExecForModel(name,
+                        "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) "
+                        "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+                        {std::string(name), tag.key, tag.value});
   }
 
   Status DeleteRegisteredModelTag(std::string_view name, std::string_view key) override {
     RETURN_IF_ERROR(in::ValidateModelName(name));
     RETURN_IF_ERROR(in::ValidateTagKey(key));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(RequireModel(tx, name));
-      return tx
-          .Exec("DELETE FROM registered_model_tags WHERE name = $1 AND key = $2",
-                {std::string(name), std::string(key)})
-          .status();
-    });
+    return ExecForModel(name, "DELETE FROM registered_model_tags WHERE name = $1 AND key = $2",
+                        {std::string(name), std::string(key)});
   }
 
   // ---- aliases ----
@@ -500,27 +499,17 @@ class SqlRegistryStore final : public RegistryStore {
     RETURN_IF_ERROR(in::ValidateAlias(alias));
     RETURN_IF_ERROR(in::ValidateAliasNotReserved(alias));
     ASSIGN_OR_RETURN(std::int64_t v, in::ParseVersion(version));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(LoadVersionRow(tx, name, v).status());
-      return tx
-          .Exec(
-              "INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) "
-              "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-              {std::string(name), std::string(alias), v})
-          .status();
-    });
+    return ExecForVersion(name, v,
+                          "INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) "
+                          "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                          {std::string(name), std::string(alias), v});
   }
 
   Status DeleteRegisteredModelAlias(std::string_view name, std::string_view alias) override {
     RETURN_IF_ERROR(in::ValidateModelName(name));
     RETURN_IF_ERROR(in::ValidateAlias(alias));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(RequireModel(tx, name));
-      return tx
-          .Exec("DELETE FROM registered_model_aliases WHERE name = $1 AND alias = $2",
-                {std::string(name), std::string(alias)})
-          .status();
-    });
+    return ExecForModel(name, "DELETE FROM registered_model_aliases WHERE name = $1 AND alias = $2",
+                        {std::string(name), std::string(alias)});
   }
 
   Result<ModelVersion> GetModelVersionByAlias(std::string_view name, std::string_view alias) override {
@@ -656,15 +645,11 @@ class SqlRegistryStore final : public RegistryStore {
     RETURN_IF_ERROR(in::ValidateModelName(name));
     ASSIGN_OR_RETURN(std::int64_t v, in::ParseVersion(version));
     RETURN_IF_ERROR(in::ValidateTag(tag.key, tag.value));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(LoadVersionRow(tx, name, v).status());
-      return tx
-          .Exec(
-              "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) "
-              "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-              {std::string(name), v, tag.key, tag.value})
-          .status();
-    });
+    return ExecForVersion(
+        name, v,
+        "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+        {std::string(name), v, tag.key, tag.value});
   }
 
   Status DeleteModelVersionTag(std::string_view name, std::string_view version,
@@ -672,17 +657,32 @@ class SqlRegistryStore final : public RegistryStore {
     RETURN_IF_ERROR(in::ValidateModelName(name));
     ASSIGN_OR_RETURN(std::int64_t v, in::ParseVersion(version));
     RETURN_IF_ERROR(in::ValidateTagKey(key));
-    return db_->Transact([&](Tx& tx) -> Status {
-      RETURN_IF_ERROR(LoadVersionRow(tx, name, v).status());
-      return tx
-          .Exec("DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3",
-                {std::string(name), v, std::string(key)})
-          .status();
-    });
+    return ExecForVersion(name, v,
+                          "DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3",
+                          {std::string(name), v, std::string(key)});
   }
 
  private:
   std::int64_t NowMs() { return env_->NowMicros() / 1000; }
+
+  // Runs one statement in a transaction once registered model `name` is
+  // found (else NotFound).
+  Status ExecForModel(std::string_view name, std::string_view sql, const std::vector<Value>& params) {
+    return db_->Transact([&](Tx& tx) -> Status {
+      RETURN_IF_ERROR(RequireModel(tx, name));
+      return tx.Exec(sql, params).status();
+    });
+  }
+
+  // Runs one statement in a transaction once version `version` of `name`
+  // is found and not deleted (else NotFound).
+  Status ExecForVersion(std::string_view name, std::int64_t version, std::string_view sql,
+                        const std::vector<Value>& params) {
+    return db_->Transact([&](Tx& tx) -> Status {
+      RETURN_IF_ERROR(LoadVersionRow(tx, name, version).status());
+      return tx.Exec(sql, params).status();
+    });
+  }
 
   // MLflow's handle_resource_already_exist_error: a name taken by a prompt
   // when creating a model (or the reverse) gets its own message.
@@ -1095,23 +1095,11 @@ Result<ModelVersion> SqlRegistryStore::CreateModelVersion(const CreateModelVersi
 
 Result<PageOf<ModelVersion>> SqlRegistryStore::SearchModelVersions(const RegistrySearch& search) {
   const std::int64_t max_results = search.page.max_results;
-  if (max_results < 1)
-    return InvalidArgument("Invalid value for max_results. It must be a positive integer, but got " +
-                               std::to_string(max_results),
-                           "max_results");
-  if (max_results > kSearchModelVersionsMax)
-    return InvalidArgument("Invalid value for request parameter max_results. It must be at most " +
-                               std::to_string(kSearchModelVersionsMax) + ", but got value " +
-                               std::to_string(max_results),
-                           "max_results");
+  RETURN_IF_ERROR(CheckMaxResults(max_results, kSearchModelVersionsMax));
   ASSIGN_OR_RETURN(std::vector<FilterTerm> terms,
                    tracking::ParseFilter(search.filter, tracking::ModelVersionsGrammar()));
   const std::string fingerprint = Fingerprint("model_versions", search);
-  std::int64_t offset = 0;
-  if (!search.page.page_token.empty()) {
-    ASSIGN_OR_RETURN(offset, tracking::DecodePageToken(search.page.page_token, fingerprint));
-  }
-  offset = ClampOffset(offset);
+  ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page.page_token, fingerprint));
 
   SqlBuilder sql(db_->dialect());
   std::vector<std::string> where = {"v.current_stage <> " + sql.Param(std::string(kStageDeleted))};

@@ -909,11 +909,6 @@ TEST(RegistryInternalTest, VersionsParseLikePythonInt) {
     EXPECT_FALSE(internal::ParseVersion(bad).ok()) << bad;
 }
 
-TEST(RegistryInternalTest, LikeToGlobKeepsLiterals) {
-  EXPECT_EQ(internal::LikeToGlob("a%b_c"), "a*b?c");
-  EXPECT_EQ(internal::LikeToGlob("*?[x]"), "[*][?][[]x]");
-}
-
 TEST(RegistryInternalTest, JsonQuoteEscapesLikePython) {
   EXPECT_EQ(internal::JsonQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
   EXPECT_EQ(internal::JsonQuote("é"), "\"\\u00e9\"");

@@ -497,31 +497,4 @@ Status InvalidSourceFor(std::string_view source, std::string_view id_name) {
                          "source");
 }
 
-std::string LikeToGlob(std::string_view pattern) {
-  std::string out;
-  out.reserve(pattern.size());
-  for (char c : pattern) {
-    switch (c) {
-      case '%':
-        out += '*';
-        break;
-      case '_':
-        out += '?';
-        break;
-      case '*':
-        out += "[*]";
-        break;
-      case '?':
-        out += "[?]";
-        break;
-      case '[':
-        out += "[[]";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace ferry::registry::internal

@@ -444,10 +444,7 @@ class SqlLoggedModelStore final : public LoggedModelStore {
         return InvalidArgument("`dataset_name` in the `datasets` clause must be specified.", "datasets");
     }
     const std::string fingerprint = Fingerprint(search);
-    std::int64_t offset = 0;
-    if (!search.page_token.empty()) {
-      ASSIGN_OR_RETURN(offset, DecodePageToken(search.page_token, fingerprint));
-    }
+    ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page_token, fingerprint));
     ASSIGN_OR_RETURN(std::vector<FilterTerm> terms, ParseFilter(search.filter, LoggedModelsGrammar()));
 
     const store::Dialect dialect = db_->dialect();

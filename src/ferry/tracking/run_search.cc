@@ -60,33 +60,6 @@ std::string SqlBuilder::Bind(store::Value value) {
   return "$" + std::to_string(params_.size());
 }
 
-std::string LikeToGlob(std::string_view like_pattern) {
-  std::string out;
-  out.reserve(like_pattern.size() + 8);
-  for (char c : like_pattern) {
-    switch (c) {
-      case '%':
-        out += '*';
-        break;
-      case '_':
-        out += '?';
-        break;
-      case '*':
-        out += "[*]";
-        break;
-      case '?':
-        out += "[?]";
-        break;
-      case '[':
-        out += "[[]";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Fingerprint(std::string_view text) {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : text) {

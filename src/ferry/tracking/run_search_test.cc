@@ -487,9 +487,10 @@ TEST_P(RunSearchTest, BadSearchesAreInvalidArgument) {
 INSTANTIATE_TEST_SUITE_P(Backends, RunSearchTest, AllBackends(), BackendName);
 
 TEST(RunSearchSqlTest, LikeToGlob) {
-  EXPECT_EQ(internal::LikeToGlob("a%b_c"), "a*b?c");
-  EXPECT_EQ(internal::LikeToGlob("*?[]"), "[*][?][[]]");
-  EXPECT_EQ(internal::LikeToGlob(""), "");
+  EXPECT_EQ(LikeToGlob("a%b_c"), "a*b?c");
+  EXPECT_EQ(LikeToGlob("*?[]"), "[*][?][[]]");
+  EXPECT_EQ(LikeToGlob("*?[x]"), "[*][?][[]x]");
+  EXPECT_EQ(LikeToGlob(""), "");
 }
 
 TEST(RunSearchSqlTest, ValuesAreBoundNeverPasted) {

@@ -22,6 +22,7 @@
 
 #include "ferry/common/json.h"
 #include "ferry/common/strings.h"
+#include "ferry/tracking/tracking_internal.h"
 
 namespace ferry::tracking {
 
@@ -1414,24 +1415,12 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
-std::string FingerprintHash(std::string_view fingerprint) {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (unsigned char c : fingerprint) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = kHex[h & 15];
-  return out;
-}
-
 constexpr std::int64_t kMaxPageOffset = std::int64_t{1} << 53;
 
 }  // namespace
 
 std::string EncodePageToken(std::int64_t offset, std::string_view query_fingerprint) {
-  Json j = {{"offset", offset}, {"search", FingerprintHash(query_fingerprint)}};
+  Json j = {{"offset", offset}, {"search", internal::Fingerprint(query_fingerprint)}};
   return Base64Encode(j.dump());
 }
 
@@ -1450,10 +1439,43 @@ Result<std::int64_t> DecodePageToken(std::string_view token, std::string_view qu
     return InvalidArgument("Invalid page token, parsed value=" + QuoteForMessage(j.dump()));
   }
   auto search = j.find("search");
-  if (search == j.end() || !search->is_string() || search->get<std::string>() != FingerprintHash(query_fingerprint)) {
+  if (search == j.end() || !search->is_string() ||
+      search->get<std::string>() != internal::Fingerprint(query_fingerprint)) {
     return InvalidArgument("Invalid page token: it was issued for a different search");
   }
   return offset->get<std::int64_t>();
+}
+
+Result<std::int64_t> PageOffset(std::string_view token, std::string_view query_fingerprint) {
+  if (token.empty()) return std::int64_t{0};
+  return DecodePageToken(token, query_fingerprint);
+}
+
+std::string LikeToGlob(std::string_view like_pattern) {
+  std::string out;
+  out.reserve(like_pattern.size() + 8);
+  for (char c : like_pattern) {
+    switch (c) {
+      case '%':
+        out += '*';
+        break;
+      case '_':
+        out += '?';
+        break;
+      case '*':
+        out += "[*]";
+        break;
+      case '?':
+        out += "[?]";
+        break;
+      case '[':
+        out += "[[]";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace ferry::tracking

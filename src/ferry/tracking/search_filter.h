@@ -144,6 +144,12 @@ Result<std::vector<OrderTerm>> ParseOrderByList(const std::vector<std::string>& 
 // case-insensitive).
 bool LikeMatch(std::string_view text, std::string_view pattern, bool case_insensitive);
 
+// MLflow's LIKE pattern as a SQLite GLOB pattern matching the same strings
+// case-sensitively: '%' -> '*', '_' -> '?', GLOB's own metacharacters
+// bracketed. For SQL that must match case-sensitively on SQLite, whose LIKE
+// is case-insensitive.
+std::string LikeToGlob(std::string_view like_pattern);
+
 // Page tokens: opaque to clients (base64 of a small JSON object), checked on
 // the way back in. A token records the offset of the next page and a
 // fingerprint of the query it belongs to, so a token from another query is
@@ -152,5 +158,8 @@ std::string EncodePageToken(std::int64_t offset, std::string_view query_fingerpr
 // InvalidArgument "Invalid page token, could not base64-decode" / "... for
 // a different search" as MLflow words it.
 Result<std::int64_t> DecodePageToken(std::string_view token, std::string_view query_fingerprint);
+// The offset a search resumes at: 0 for an empty token (the first page),
+// else DecodePageToken.
+Result<std::int64_t> PageOffset(std::string_view token, std::string_view query_fingerprint);
 
 }  // namespace ferry::tracking

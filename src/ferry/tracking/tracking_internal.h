@@ -112,11 +112,6 @@ Result<std::string> StringPredicate(store::Dialect dialect, SqlBuilder& b, std::
 // Numeric =, !=, <, <=, >, >= on `column` against the term's double.
 Result<std::string> NumericPredicate(SqlBuilder& b, std::string_view column, const FilterTerm& term);
 
-// LIKE pattern -> SQLite GLOB pattern matching the same strings
-// case-sensitively ('%' -> '*', '_' -> '?', GLOB's own metacharacters
-// bracketed).
-std::string LikeToGlob(std::string_view like_pattern);
-
 // A stable short fingerprint of a query, for page tokens.
 std::string Fingerprint(std::string_view text);
 

@@ -70,6 +70,22 @@ std::string ValuesList(std::size_t rows, std::size_t width, std::size_t first = 
   return out;
 }
 
+// Inserts `n` rows of `width` values with multi-row statements of at most
+// kInsertChunkRows rows each: `head` + "($1, ...), (...)" + `tail`, where
+// `append_row(i, values)` appends the `width` values of row i.
+template <typename AppendRow>
+Status InsertChunked(store::Tx& tx, std::size_t n, std::size_t width, std::string_view head,
+                     std::string_view tail, AppendRow append_row) {
+  for (std::size_t start = 0; start < n; start += kInsertChunkRows) {
+    const std::size_t count = std::min(kInsertChunkRows, n - start);
+    std::vector<store::Value> values;
+    values.reserve(count * width);
+    for (std::size_t i = start; i < start + count; ++i) append_row(i, values);
+    RETURN_IF_ERROR(tx.Exec(std::string(head) + ValuesList(count, width) + std::string(tail), values));
+  }
+  return Status::OK();
+}
+
 std::string Placeholders(std::size_t count, std::size_t first = 1) {
   std::string out;
   for (std::size_t i = 0; i < count; ++i) out += (i ? ", $" : "$") + std::to_string(first + i);
@@ -249,10 +265,7 @@ class SqlTrackingStore final : public TrackingStore {
         "experiments|" + std::to_string(static_cast<int>(search.view)) + "|" + search.filter;
     for (const std::string& o : search.order_by) fingerprint_text += "|" + o;
     const std::string fingerprint = internal::Fingerprint(fingerprint_text);
-    std::int64_t offset = 0;
-    if (!search.page.page_token.empty()) {
-      ASSIGN_OR_RETURN(offset, DecodePageToken(search.page.page_token, fingerprint));
-    }
+    ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page.page_token, fingerprint));
     ASSIGN_OR_RETURN(internal::RunQuery q,
                      internal::BuildExperimentSearchQuery(db_->dialect(), search.view, filter, order));
     const std::size_t n = q.params.size();
@@ -463,10 +476,7 @@ class SqlTrackingStore final : public TrackingStore {
     for (std::int64_t id : experiment_ids) fingerprint_text += std::to_string(id) + ",";
     for (const std::string& o : search.order_by) fingerprint_text += "|" + o;
     const std::string fingerprint = internal::Fingerprint(fingerprint_text);
-    std::int64_t offset = 0;
-    if (!search.page.page_token.empty()) {
-      ASSIGN_OR_RETURN(offset, DecodePageToken(search.page.page_token, fingerprint));
-    }
+    ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page.page_token, fingerprint));
     ASSIGN_OR_RETURN(internal::RunQuery q,
                      internal::BuildRunSearchQuery(db_->dialect(), experiment_ids, search.view, filter, order,
                                                    search.order_by));
@@ -680,10 +690,7 @@ class SqlTrackingStore final : public TrackingStore {
     RETURN_IF_ERROR(CheckStorableText(request.metric_key, "metric_key"));
     const std::string fingerprint =
         internal::Fingerprint("history|" + request.run_id + "|" + request.metric_key);
-    std::int64_t offset = 0;
-    if (!request.page.page_token.empty()) {
-      ASSIGN_OR_RETURN(offset, DecodePageToken(request.page.page_token, fingerprint));
-    }
+    ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(request.page.page_token, fingerprint));
     // MLflow's order: timestamp, step, value (is_nan breaks the last tie).
     ASSIGN_OR_RETURN(
         Rows rows, db_->Query("SELECT value, timestamp, step, is_nan, model_id, dataset_name, dataset_digest "
@@ -884,20 +891,13 @@ class SqlTrackingStore final : public TrackingStore {
       RETURN_IF_ERROR(tx.Exec("UPDATE runs SET name = $1 WHERE run_uuid = $2", {it->second, rid}));
     }
     std::vector<std::pair<std::string, std::string>> rows(last.begin(), last.end());
-    for (std::size_t start = 0; start < rows.size(); start += kInsertChunkRows) {
-      const std::size_t count = std::min(kInsertChunkRows, rows.size() - start);
-      std::vector<Value> params;
-      params.reserve(count * 3);
-      for (std::size_t i = start; i < start + count; ++i) {
-        params.emplace_back(rid);
-        params.emplace_back(rows[i].first);
-        params.emplace_back(rows[i].second);
-      }
-      RETURN_IF_ERROR(tx.Exec("INSERT INTO tags (run_uuid, key, value) VALUES " + ValuesList(count, 3) +
-                                  " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-                              params));
-    }
-    return Status::OK();
+    return InsertChunked(tx, rows.size(), 3, "INSERT INTO tags (run_uuid, key, value) VALUES ",
+                         " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+                         [&](std::size_t i, std::vector<Value>& values) {
+                           values.emplace_back(rid);
+                           values.emplace_back(rows[i].first);
+                           values.emplace_back(rows[i].second);
+                         });
   }
 
   // Params of a batch whose keys are unique: logging an existing key again
@@ -932,20 +932,12 @@ class SqlTrackingStore final : public TrackingStore {
                                  mismatches + "]' for run ID='" + rid + "'.",
                              "params");
     }
-    for (std::size_t start = 0; start < fresh.size(); start += kInsertChunkRows) {
-      const std::size_t count = std::min(kInsertChunkRows, fresh.size() - start);
-      std::vector<Value> values;
-      values.reserve(count * 3);
-      for (std::size_t i = start; i < start + count; ++i) {
-        values.emplace_back(rid);
-        values.emplace_back(fresh[i]->key);
-        values.emplace_back(fresh[i]->value);
-      }
-      RETURN_IF_ERROR(tx.Exec("INSERT INTO params (run_uuid, key, value) VALUES " + ValuesList(count, 3) +
-                                  " ON CONFLICT DO NOTHING",
-                              values));
-    }
-    return Status::OK();
+    return InsertChunked(tx, fresh.size(), 3, "INSERT INTO params (run_uuid, key, value) VALUES ",
+                         " ON CONFLICT DO NOTHING", [&](std::size_t i, std::vector<Value>& values) {
+                           values.emplace_back(rid);
+                           values.emplace_back(fresh[i]->key);
+                           values.emplace_back(fresh[i]->value);
+                         });
   }
 
   // Inserts the points (an identical point is kept once) with multi-row
@@ -969,53 +961,38 @@ class SqlTrackingStore final : public TrackingStore {
       }
       points.push_back(std::move(row));
     }
-    constexpr std::size_t kWidth = 9;
-    for (std::size_t start = 0; start < points.size(); start += kInsertChunkRows) {
-      const std::size_t count = std::min(kInsertChunkRows, points.size() - start);
-      std::vector<Value> values;
-      values.reserve(count * kWidth);
-      for (std::size_t i = start; i < start + count; ++i) {
-        const MetricRow& p = points[i];
-        values.emplace_back(rid);
-        values.emplace_back(p.key);
-        values.emplace_back(p.step);
-        values.emplace_back(p.timestamp);
-        values.emplace_back(p.value);
-        values.emplace_back(p.is_nan);
-        values.emplace_back(OptionalText(p.source->model_id));
-        values.emplace_back(OptionalText(p.source->dataset_name));
-        values.emplace_back(OptionalText(p.source->dataset_digest));
-      }
-      RETURN_IF_ERROR(
-          tx.Exec("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, "
-                  "dataset_name, dataset_digest) VALUES " +
-                      ValuesList(count, kWidth) + " ON CONFLICT DO NOTHING",
-                  values));
-    }
+    RETURN_IF_ERROR(
+        InsertChunked(tx, points.size(), 9,
+                      "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, "
+                      "dataset_name, dataset_digest) VALUES ",
+                      " ON CONFLICT DO NOTHING", [&](std::size_t i, std::vector<Value>& values) {
+                        const MetricRow& p = points[i];
+                        values.emplace_back(rid);
+                        values.emplace_back(p.key);
+                        values.emplace_back(p.step);
+                        values.emplace_back(p.timestamp);
+                        values.emplace_back(p.value);
+                        values.emplace_back(p.is_nan);
+                        values.emplace_back(OptionalText(p.source->model_id));
+                        values.emplace_back(OptionalText(p.source->dataset_name));
+                        values.emplace_back(OptionalText(p.source->dataset_digest));
+                      }));
     std::vector<const MetricRow*> heads;
     for (const auto& [key, row] : latest) heads.push_back(&row);
-    for (std::size_t start = 0; start < heads.size(); start += kInsertChunkRows) {
-      const std::size_t count = std::min(kInsertChunkRows, heads.size() - start);
-      std::vector<Value> values;
-      values.reserve(count * 6);
-      for (std::size_t i = start; i < start + count; ++i) {
-        values.emplace_back(rid);
-        values.emplace_back(heads[i]->key);
-        values.emplace_back(heads[i]->value);
-        values.emplace_back(heads[i]->timestamp);
-        values.emplace_back(heads[i]->step);
-        values.emplace_back(heads[i]->is_nan);
-      }
-      RETURN_IF_ERROR(
-          tx.Exec("INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES " +
-                      ValuesList(count, 6) +
-                      " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = "
-                      "excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan WHERE "
-                      "(excluded.step, excluded.timestamp, excluded.value) > "
-                      "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-                  values));
-    }
-    return Status::OK();
+    return InsertChunked(tx, heads.size(), 6,
+                         "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES ",
+                         " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = "
+                         "excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan WHERE "
+                         "(excluded.step, excluded.timestamp, excluded.value) > "
+                         "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+                         [&](std::size_t i, std::vector<Value>& values) {
+                           values.emplace_back(rid);
+                           values.emplace_back(heads[i]->key);
+                           values.emplace_back(heads[i]->value);
+                           values.emplace_back(heads[i]->timestamp);
+                           values.emplace_back(heads[i]->step);
+                           values.emplace_back(heads[i]->is_nan);
+                         });
   }
 
   // Fills metrics, params, tags, inputs and outputs of `runs` (infos set).

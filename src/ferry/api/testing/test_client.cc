@@ -1,7 +1,10 @@
 #include "ferry/api/testing/test_client.h"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <stdexcept>
 
 namespace ferry::api::testing {
@@ -144,6 +147,38 @@ std::vector<std::map<std::string, std::string>> ParseSse(const std::string& body
     current[line.substr(0, colon)] = value;
   }
   return events;
+}
+
+namespace {
+
+std::string Encode(std::string_view text) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [key, value] : params)
+    out += (out.empty() ? "?" : "&") + Encode(key) + "=" + Encode(value);
+  return out;
+}
+
+Json BodyOf(const Response& response) {
+  auto body = ParseJson(response.body());
+  EXPECT_TRUE(body.ok()) << response.body();
+  return body.ok() ? *body : Json();
 }
 
 }  // namespace ferry::api::testing

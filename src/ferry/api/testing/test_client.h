@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ferry/common/json.h"
@@ -77,5 +78,13 @@ bool HasMetricSample(const std::string& text, const std::string& name,
 
 // Parses the events of a text/event-stream body: {event, id, data} each.
 std::vector<std::map<std::string, std::string>> ParseSse(const std::string& body);
+
+// "?k=v&k2=v2" from (key, value) pairs, percent-encoded; a key may repeat;
+// "" when there are none.
+std::string Query(const std::vector<std::pair<std::string, std::string>>& params);
+
+// The response body parsed as JSON; records a test failure (and returns
+// null) when it is not JSON.
+Json BodyOf(const Response& response);
 
 }  // namespace ferry::api::testing

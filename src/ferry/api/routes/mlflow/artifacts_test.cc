@@ -11,20 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "ferry/api/api_server.h"
 #include "ferry/api/routes/mlflow/artifacts_internal.h"
-#include "ferry/api/testing/test_client.h"
-#include "ferry/artifacts/artifact_store.h"
-#include "ferry/store/testing/test_database.h"
+#include "ferry/api/testing/mlflow_test_server.h"
 
 namespace ferry::api {
 namespace {
 
-using store::testing::Backend;
-using store::testing::TestDatabase;
+using testing::BodyOf;
 using ::testing::HasSubstr;
 using testing::Response;
-using testing::TestConnection;
 
 constexpr char kFiles[] = "/api/2.0/mlflow-artifacts/artifacts";
 constexpr char kMpu[] = "/api/2.0/mlflow-artifacts/mpu";
@@ -32,49 +27,21 @@ constexpr char kMpu[] = "/api/2.0/mlflow-artifacts/mpu";
 class MlflowArtifactsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tdb_ = TestDatabase::Create(Backend::kSqlite);
-    ASSERT_TRUE(tdb_);
-    resources_ = std::make_unique<store::ResourceStore>(&tdb_->db(), Env::Default());
-    store::RegisterCoreTypes(types_);
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-mlflow-art-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    root_ = dir_ + "/root";
-    auto artifacts = artifacts::OpenArtifactStore("file://" + root_);
-    ASSERT_TRUE(artifacts.ok()) << artifacts.status().ToString();
-    artifacts_ = std::move(artifacts).value();
-    ApiOptions options;
-    options.listen = "127.0.0.1:0";
-    options.threads = 2;
-    options.handler_threads = 2;
-    options.max_body_bytes = 1 << 16;  // other routes
-    options.max_upload_bytes = 1 << 20;
-    ApiServices services{&tdb_->db(), resources_.get(), &types_, &metrics_, Env::Default()};
-    services.artifacts = artifacts_.get();
-    auto server = ApiServer::Start(options, services);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    conn_ = std::make_unique<TestConnection>(server_->url());
+    // A small body limit for the other routes; uploads get their own.
+    Status started =
+        server_.Start({.artifacts = true, .max_body_bytes = 1 << 16, .max_upload_bytes = 1 << 20});
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    dir_ = server_.dir();
+    root_ = server_.artifact_root();
   }
 
-  void TearDown() override {
-    conn_.reset();
-    server_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
+  // Sends one request as is; a fresh connection follows a failed one.
   Response Raw(std::string_view method, const std::string& target, std::string_view body = {},
                std::map<std::string, std::string> headers = {}) {
-    auto response = conn_->Request(method, target, body, headers);
+    auto response = server_.conn().Request(method, target, body, headers);
     EXPECT_TRUE(response) << method << " " << target;
-    if (!response) conn_ = std::make_unique<TestConnection>(server_->url());
+    if (!response) server_.Reconnect();
     return response ? *response : Response();
-  }
-
-  static Json BodyOf(const Response& response) {
-    auto body = ParseJson(response.body());
-    EXPECT_TRUE(body.ok()) << response.body();
-    return body.ok() ? *body : Json();
   }
 
   void Put(const std::string& path, std::string_view data) {
@@ -102,14 +69,8 @@ class MlflowArtifactsTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  std::unique_ptr<TestDatabase> tdb_;
-  std::unique_ptr<store::ResourceStore> resources_;
-  store::ResourceTypes types_;
-  MetricsRegistry metrics_;
+  testing::MlflowTestServer server_;
   std::string dir_, root_;
-  std::unique_ptr<artifacts::ArtifactStore> artifacts_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<TestConnection> conn_;
 };
 
 TEST_F(MlflowArtifactsTest, UploadDownloadRoundTrip) {

@@ -6,88 +6,36 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "ferry/api/api_server.h"
-#include "ferry/api/testing/test_client.h"
-#include "ferry/artifacts/artifact_store.h"
-#include "ferry/store/testing/test_database.h"
-#include "ferry/tracking/logged_model_store.h"
-#include "ferry/tracking/tracking_store.h"
+#include "ferry/api/testing/mlflow_test_server.h"
 
 namespace ferry::api {
 namespace {
 
-using store::testing::Backend;
-using store::testing::TestDatabase;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-using testing::Response;
-using testing::TestConnection;
 
 constexpr char kModels[] = "/api/2.0/mlflow/logged-models";
 
 class MlflowLoggedModelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tdb_ = TestDatabase::Create(Backend::kSqlite);
-    ASSERT_TRUE(tdb_);
-    resources_ = std::make_unique<store::ResourceStore>(&tdb_->db(), Env::Default());
-    store::RegisterCoreTypes(types_);
-    auto tracking = tracking::TrackingStore::Open(&tdb_->db(), Env::Default());
-    ASSERT_TRUE(tracking.ok()) << tracking.status().ToString();
-    tracking_ = std::move(tracking).value();
-    auto models = tracking::LoggedModelStore::Open(&tdb_->db(), tracking_.get(), Env::Default());
-    ASSERT_TRUE(models.ok()) << models.status().ToString();
-    models_ = std::move(models).value();
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-mlflow-lm-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    artifact_dir_ = tmpl;
-    auto artifacts = artifacts::OpenArtifactStore("file://" + artifact_dir_);
-    ASSERT_TRUE(artifacts.ok()) << artifacts.status().ToString();
-    artifacts_ = std::move(artifacts).value();
-
-    ApiOptions options;
-    options.listen = "127.0.0.1:0";
-    options.threads = 2;
-    options.handler_threads = 2;
-    ApiServices services{&tdb_->db(), resources_.get(), &types_, &metrics_, Env::Default()};
-    services.tracking = tracking_.get();
-    services.logged_models = models_.get();
-    services.artifacts = artifacts_.get();
-    auto server = ApiServer::Start(options, services);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    conn_ = std::make_unique<TestConnection>(server_->url());
-
+    Status started = server_.Start({.tracking = true, .logged_models = true, .artifacts = true});
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    tracking_ = server_.tracking();
+    artifacts_ = server_.artifacts();
     auto exp = tracking_->CreateExperiment("exp", "", {});
     ASSERT_TRUE(exp.ok()) << exp.status().ToString();
     experiment_id_ = *exp;
   }
 
-  void TearDown() override {
-    conn_.reset();
-    server_.reset();
-    if (!artifact_dir_.empty()) std::filesystem::remove_all(artifact_dir_);
-  }
-
   Json Call(std::string_view method, const std::string& target, const Json& body = nullptr,
             int status = 200) {
-    std::string text = body.is_null() ? "" : body.dump();
-    std::map<std::string, std::string> headers;
-    if (!text.empty()) headers["Content-Type"] = "application/json";
-    auto response = conn_->Request(method, target, text, headers);
-    EXPECT_TRUE(response) << method << " " << target;
-    if (!response) return Json();
-    EXPECT_EQ(response->result_int(), status)
-        << method << " " << target << " " << text << " -> " << response->body();
-    auto parsed = ParseJson(response->body());
-    EXPECT_TRUE(parsed.ok()) << response->body();
-    return parsed.ok() ? *parsed : Json();
+    return server_.JsonRequest(method, target, body.is_null() ? "" : body.dump(), status);
   }
 
   Json Create(const Json& extra = Json::object()) {
@@ -103,16 +51,9 @@ class MlflowLoggedModelsTest : public ::testing::Test {
     return body.value("message", "");
   }
 
-  std::unique_ptr<TestDatabase> tdb_;
-  std::unique_ptr<store::ResourceStore> resources_;
-  store::ResourceTypes types_;
-  MetricsRegistry metrics_;
-  std::unique_ptr<tracking::TrackingStore> tracking_;
-  std::unique_ptr<tracking::LoggedModelStore> models_;
-  std::string artifact_dir_;
-  std::unique_ptr<artifacts::ArtifactStore> artifacts_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<TestConnection> conn_;
+  testing::MlflowTestServer server_;
+  tracking::TrackingStore* tracking_ = nullptr;
+  artifacts::ArtifactStore* artifacts_ = nullptr;
   std::string experiment_id_;
 };
 
@@ -156,10 +97,10 @@ TEST_F(MlflowLoggedModelsTest, CreateRejectsBadInput) {
           "INVALID_PARAMETER_VALUE");
   ErrorOf(Call("POST", kModels, {{"experiment_id", experiment_id_}, {"tags", {1, 2}}}, 400),
           "INVALID_PARAMETER_VALUE");
-  auto raw = conn_->Request("POST", kModels, "{not json", {{"Content-Type", "application/json"}});
+  auto raw = server_.conn().Request("POST", kModels, "{not json", {{"Content-Type", "application/json"}});
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->result_int(), 400);
-  raw = conn_->Request("POST", kModels, "[1]", {{"Content-Type", "application/json"}});
+  raw = server_.conn().Request("POST", kModels, "[1]", {{"Content-Type", "application/json"}});
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->result_int(), 400);
 }

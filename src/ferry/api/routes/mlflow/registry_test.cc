@@ -5,102 +5,42 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "ferry/api/api_server.h"
-#include "ferry/api/testing/test_client.h"
-#include "ferry/registry/registry_store.h"
-#include "ferry/store/testing/test_database.h"
+#include "ferry/api/testing/mlflow_test_server.h"
 
 namespace ferry::api {
 namespace {
 
-using store::testing::Backend;
-using store::testing::TestDatabase;
+using testing::BodyOf;
 using ::testing::HasSubstr;
+using testing::Query;
 using testing::Response;
-using testing::TestConnection;
 
-constexpr char kApi[] = "/api/2.0/mlflow/";
-
-std::string Encode(std::string_view text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string out;
-  for (const auto& [key, value] : params)
-    out += (out.empty() ? "?" : "&") + Encode(key) + "=" + Encode(value);
-  return out;
-}
+constexpr const char* kApi = testing::kMlflowApi;
 
 class MlflowRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tdb_ = TestDatabase::Create(Backend::kSqlite);
-    ASSERT_TRUE(tdb_);
-    resources_ = std::make_unique<store::ResourceStore>(&tdb_->db(), &env_);
-    store::RegisterCoreTypes(types_);
-    auto registry = registry::RegistryStore::Open(&tdb_->db(), &env_);
-    ASSERT_TRUE(registry.ok()) << registry.status().ToString();
-    registry_ = std::move(registry).value();
-    ApiOptions options;
-    options.listen = "127.0.0.1:0";
-    options.threads = 2;
-    options.handler_threads = 2;
-    ApiServices services{&tdb_->db(), resources_.get(), &types_, &metrics_, &env_};
-    services.registry = registry_.get();
-    auto server = ApiServer::Start(options, services);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    conn_ = std::make_unique<TestConnection>(server_->url());
-  }
-
-  void TearDown() override {
-    conn_.reset();
-    server_.reset();
+    Status started = server_.Start({.registry = true, .env = &env_});
+    ASSERT_TRUE(started.ok()) << started.ToString();
   }
 
   Response Raw(std::string_view method, const std::string& target, std::string_view body = {}) {
     std::map<std::string, std::string> headers;
     if (!body.empty()) headers["Content-Type"] = "application/json";
-    auto response = conn_->Request(method, target, body, headers);
-    EXPECT_TRUE(response) << method << " " << target;
-    return response ? *response : Response();
-  }
-
-  static Json BodyOf(const Response& response) {
-    auto body = ParseJson(response.body());
-    EXPECT_TRUE(body.ok()) << response.body();
-    return body.ok() ? *body : Json();
+    return server_.Raw(method, target, body, headers);
   }
 
   Json Call(std::string_view method, const std::string& path, const Json& body, int status = 200) {
-    Response response = Raw(method, kApi + path, body.dump());
-    EXPECT_EQ(response.result_int(), status)
-        << method << " " << path << " " << body.dump() << " -> " << response.body();
-    return BodyOf(response);
+    return server_.JsonRequest(method, kApi + path, body.dump(), status);
   }
 
   Json Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& params,
            int status = 200) {
-    Response response = Raw("GET", kApi + path + Query(params));
-    EXPECT_EQ(response.result_int(), status) << path << " -> " << response.body();
-    return BodyOf(response);
+    return server_.JsonRequest("GET", kApi + path + Query(params), {}, status);
   }
 
   // Expects MLflow's error shape with `code` and a message containing `part`.
@@ -110,13 +50,7 @@ class MlflowRegistryTest : public ::testing::Test {
   }
 
   FakeEnv env_;
-  std::unique_ptr<TestDatabase> tdb_;
-  std::unique_ptr<store::ResourceStore> resources_;
-  store::ResourceTypes types_;
-  MetricsRegistry metrics_;
-  std::unique_ptr<registry::RegistryStore> registry_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<TestConnection> conn_;
+  testing::MlflowTestServer server_;
 };
 
 TEST_F(MlflowRegistryTest, RegisteredModelLifecycle) {

@@ -5,116 +5,45 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cctype>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "ferry/api/api_server.h"
-#include "ferry/api/testing/test_client.h"
-#include "ferry/artifacts/artifact_store.h"
-#include "ferry/store/testing/test_database.h"
-#include "ferry/tracking/tracking_store.h"
+#include "ferry/api/testing/mlflow_test_server.h"
 
 namespace ferry::api {
 namespace {
 
-using store::testing::Backend;
-using store::testing::TestDatabase;
+using testing::BodyOf;
+using testing::Query;
 using testing::Response;
-using testing::TestConnection;
 using ::testing::HasSubstr;
 
-constexpr char kApi[] = "/api/2.0/mlflow/";
-
-std::string Encode(std::string_view text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// A query string from (key, value) pairs; a key may repeat.
-std::string Query(const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string out;
-  for (const auto& [key, value] : params) out += (out.empty() ? "?" : "&") + Encode(key) + "=" + Encode(value);
-  return out;
-}
+constexpr const char* kApi = testing::kMlflowApi;
 
 class MlflowTrackingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tdb_ = TestDatabase::Create(Backend::kSqlite);
-    ASSERT_TRUE(tdb_);
-    resources_ = std::make_unique<store::ResourceStore>(&tdb_->db(), Env::Default());
-    store::RegisterCoreTypes(types_);
-    auto tracking = tracking::TrackingStore::Open(&tdb_->db(), Env::Default());
-    ASSERT_TRUE(tracking.ok()) << tracking.status().ToString();
-    tracking_ = std::move(tracking).value();
-
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-mlflow-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    artifact_dir_ = tmpl;
-    auto artifacts = artifacts::OpenArtifactStore("file://" + artifact_dir_);
-    ASSERT_TRUE(artifacts.ok()) << artifacts.status().ToString();
-    artifacts_ = std::move(artifacts).value();
-
-    ApiOptions options;
-    options.listen = "127.0.0.1:0";
-    options.threads = 2;
-    options.handler_threads = 2;
-    ApiServices services{&tdb_->db(), resources_.get(), &types_, &metrics_, Env::Default()};
-    services.tracking = tracking_.get();
-    services.artifacts = artifacts_.get();
-    auto server = ApiServer::Start(options, services);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    conn_ = std::make_unique<TestConnection>(server_->url());
-  }
-
-  void TearDown() override {
-    conn_.reset();
-    server_.reset();
-    if (!artifact_dir_.empty()) std::filesystem::remove_all(artifact_dir_);
+    Status started = server_.Start({.tracking = true, .artifacts = true});
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    artifacts_ = server_.artifacts();
   }
 
   Response Raw(std::string_view method, const std::string& target, std::string_view body = {}) {
     std::map<std::string, std::string> headers;
     if (!body.empty()) headers["Content-Type"] = "application/json";
-    auto response = conn_->Request(method, target, body, headers);
-    EXPECT_TRUE(response) << method << " " << target;
-    return response ? *response : Response();
-  }
-
-  static Json BodyOf(const Response& response) {
-    auto body = ParseJson(response.body());
-    EXPECT_TRUE(body.ok()) << response.body();
-    return body.ok() ? *body : Json();
+    return server_.Raw(method, target, body, headers);
   }
 
   // POSTs `body` to kApi + path and returns the JSON answer, expecting `status`.
   Json Post(const std::string& path, const Json& body, int status = 200) {
-    Response response = Raw("POST", kApi + path, body.dump());
-    EXPECT_EQ(response.result_int(), status) << path << " " << body.dump() << " -> " << response.body();
-    return BodyOf(response);
+    return server_.JsonRequest("POST", kApi + path, body.dump(), status);
   }
 
   Json Get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& params,
            int status = 200) {
-    Response response = Raw("GET", kApi + path + Query(params));
-    EXPECT_EQ(response.result_int(), status) << path << Query(params) << " -> " << response.body();
-    return BodyOf(response);
+    return server_.JsonRequest("GET", kApi + path + Query(params), {}, status);
   }
 
   // Expects an MLflow error with `code`; returns its message.
@@ -141,15 +70,8 @@ class MlflowTrackingTest : public ::testing::Test {
     return keys;
   }
 
-  std::unique_ptr<TestDatabase> tdb_;
-  std::unique_ptr<store::ResourceStore> resources_;
-  store::ResourceTypes types_;
-  MetricsRegistry metrics_;
-  std::unique_ptr<tracking::TrackingStore> tracking_;
-  std::string artifact_dir_;
-  std::unique_ptr<artifacts::ArtifactStore> artifacts_;
-  std::unique_ptr<ApiServer> server_;
-  std::unique_ptr<TestConnection> conn_;
+  testing::MlflowTestServer server_;
+  artifacts::ArtifactStore* artifacts_ = nullptr;
 };
 
 TEST_F(MlflowTrackingTest, DefaultExperimentExists) {
