@@ -807,8 +807,10 @@ class SqlRegistryStore final : public RegistryStore {
       }
       // The newest version of each stage, stages in the order their first
       // version appeared (the order MLflow's entity builds them in).
-      std::vector<Value> stage_args = args;
-      stage_args.push_back(std::string(kStageDeleted));
+      std::vector<Value> stage_args;
+      stage_args.reserve(args.size() + 1);
+      stage_args.insert(stage_args.end(), args.begin(), args.end());
+      stage_args.emplace_back(std::in_place_type<std::string>, kStageDeleted);
       ASSIGN_OR_RETURN(
           Rows latest,
           tx.Query("SELECT " + VersionColumns("v.") +
