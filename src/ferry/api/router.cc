@@ -89,6 +89,11 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
     if (ok) candidates.push_back(&pattern);
   }
   if (candidates.empty()) return match;
+  // A '{name...}' pattern is a fallback: a path that some fixed-length
+  // pattern matches is answered by those only (405 if none of them has the
+  // method), never by the rest parameter.
+  if (std::any_of(candidates.begin(), candidates.end(), [](const Pattern* p) { return !p->segments.back().rest; }))
+    std::erase_if(candidates, [](const Pattern* p) { return p->segments.back().rest; });
 
   // Most specific first: a literal beats a parameter at the first position
   // where two patterns differ.

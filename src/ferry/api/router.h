@@ -5,7 +5,9 @@
 // segment `{param...}` matches one or more non-empty segments, given to the
 // handler decoded and joined by '/'. When several patterns match, the one
 // with a literal segment where the others have a parameter (or a one-segment
-// parameter where they have `{param...}`) wins, left to right. A path that matches no pattern is 404; one
+// parameter where they have `{param...}`) wins, left to right. A
+// `{param...}` pattern is a fallback: it never answers a path that a
+// fixed-length pattern matches, whatever the method (that is 405). A path that matches no pattern is 404; one
 // that matches only with other methods is 405 with the allowed methods.
 //
 // The matched pattern, never the raw path, labels metrics, so their

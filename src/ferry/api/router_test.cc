@@ -108,6 +108,14 @@ TEST(RouterRestTest, RestParameterTakesTheRemainingSegments) {
   EXPECT_EQ(HandlerOf(router.Match("GET", "/files/x/meta")), "meta");
   EXPECT_EQ(HandlerOf(router.Match("GET", "/files/x")), "one");
 
+  // A fixed-length pattern that matches the path takes it from the rest
+  // parameter even for methods it lacks.
+  ASSERT_TRUE(router.Add("PUT", "/files/{path...}", Named("put")).ok());
+  RouteMatch wrong = router.Match("PUT", "/files/x/meta");
+  EXPECT_EQ(wrong.kind, RouteMatch::Kind::kMethodNotAllowed);
+  EXPECT_EQ(wrong.allowed, (std::vector<std::string>{"GET"}));
+  EXPECT_EQ(HandlerOf(router.Match("PUT", "/files/x/y/z")), "put");
+
   // The rest parameter needs at least one segment, and none may be empty.
   EXPECT_EQ(router.Match("GET", "/files").kind, RouteMatch::Kind::kNotFound);
   EXPECT_EQ(router.Match("GET", "/files/a//b").kind, RouteMatch::Kind::kNotFound);

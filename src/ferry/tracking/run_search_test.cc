@@ -178,7 +178,8 @@ class RunSearchTest : public ::testing::TestWithParam<Backend> {
         metric.timestamp = 5;
         metric.step = 1;
         metrics.push_back(metric);
-        m.metrics[key] = v;
+        // The store keeps ±Inf as ±DBL_MAX, as MLflow's does.
+        m.metrics[key] = std::isinf(v) ? std::copysign(std::numeric_limits<double>::max(), v) : v;
       };
       if (rng() % 10 != 0) add_metric("acc", static_cast<double>(rng() % 1000) / 1000);
       if (rng() % 3 != 0) {

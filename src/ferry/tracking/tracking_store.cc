@@ -39,9 +39,11 @@ LifecycleStage StageOf(std::string_view s) {
   return s == kDeleted ? LifecycleStage::kDeleted : LifecycleStage::kActive;
 }
 
-// NaN is kept as value 0 with is_nan = 1, as MLflow keeps it.
+// NaN is kept as value 0 with is_nan = 1, and ±Inf as ±DBL_MAX, as MLflow's
+// SQL store keeps them (so both servers answer alike).
 std::pair<double, std::int64_t> StoredValue(double v) {
   if (std::isnan(v)) return {0.0, 1};
+  if (std::isinf(v)) return {v > 0 ? std::numeric_limits<double>::max() : std::numeric_limits<double>::lowest(), 0};
   return {v, 0};
 }
 

@@ -17,8 +17,8 @@
 //   once; the "latest" value of a key is the point with the greatest (step,
 //   timestamp, value), NaN counted as 0 (MLflow stores NaN as 0 with an
 //   is_nan flag and compares the stored value).
-// - NaN and ±Inf metric values are stored and returned as such (MLflow's SQL
-//   store turns ±Inf into ±1.797e308; Ferry keeps them).
+// - NaN metric values are stored and returned as such; ±Inf become
+//   ±1.797e308 (DBL_MAX), as in MLflow's SQL store.
 // - Writes to a run that is deleted, or in a deleted experiment, fail with
 //   FailedPrecondition ("The run ... must be in the 'active' state").
 // - Validation limits (utils/validation.py): keys ≤ 250 chars, no "..",
@@ -86,7 +86,7 @@ struct Experiment {
 
 struct Metric {
   std::string key;
-  double value = 0;  // may be NaN or ±Inf
+  double value = 0;  // may be NaN; ±Inf are stored as ±DBL_MAX
   std::int64_t timestamp = 0;  // ms since the epoch
   std::int64_t step = 0;
   std::string run_id;          // filled on reads

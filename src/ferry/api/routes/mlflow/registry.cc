@@ -32,7 +32,9 @@ Json TagsJson(const std::vector<Tag>& tags) {
   return out;
 }
 
-Json ModelVersionJson(const ModelVersion& mv) {
+// MLflow's SQL store fills a version's aliases when one version is read,
+// not in searches nor in a model's latest_versions.
+Json ModelVersionJson(const ModelVersion& mv, bool with_aliases = true) {
   Json out = {{"name", mv.name},
               {"version", std::to_string(mv.version)},
               {"creation_timestamp", mv.creation_timestamp},
@@ -46,7 +48,7 @@ Json ModelVersionJson(const ModelVersion& mv) {
   if (mv.status_message && !mv.status_message->empty()) out["status_message"] = *mv.status_message;
   if (!mv.tags.empty()) out["tags"] = TagsJson(mv.tags);
   if (mv.run_link) out["run_link"] = *mv.run_link;
-  if (!mv.aliases.empty()) out["aliases"] = mv.aliases;
+  if (with_aliases && !mv.aliases.empty()) out["aliases"] = mv.aliases;
   if (mv.model_id && !mv.model_id->empty()) out["model_id"] = *mv.model_id;
   return out;
 }
@@ -57,7 +59,7 @@ Json RegisteredModelJson(const RegisteredModel& m) {
   if (m.description && !m.description->empty()) out["description"] = *m.description;
   if (!m.latest_versions.empty()) {
     Json versions = Json::array();
-    for (const ModelVersion& mv : m.latest_versions) versions.push_back(ModelVersionJson(mv));
+    for (const ModelVersion& mv : m.latest_versions) versions.push_back(ModelVersionJson(mv, false));
     out["latest_versions"] = std::move(versions);
   }
   if (!m.tags.empty()) out["tags"] = TagsJson(m.tags);
@@ -318,7 +320,7 @@ class RegistryRoutes {
     Json out = Json::object();
     if (!versions.empty()) {
       Json list = Json::array();
-      for (const ModelVersion& mv : versions) list.push_back(ModelVersionJson(mv));
+      for (const ModelVersion& mv : versions) list.push_back(ModelVersionJson(mv, false));
       out["model_versions"] = std::move(list);
     }
     return out;

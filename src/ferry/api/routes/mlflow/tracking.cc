@@ -9,9 +9,9 @@
 // Where MLflow's server silently ignores malformed input (an unknown run
 // status or view type, tags that are not a list, a tag without a key, a
 // fractional timestamp) these routes refuse it with 400 naming the field
-// (DESIGN.md §1). experiments/search without max_results uses MLflow's
-// documented default of 1000 rather than failing as MLflow 3.17 does, and
-// get-history pages at 25,000 points when no max_results is given.
+// (DESIGN.md §1). experiments/search without max_results fails as MLflow's
+// server does (its proto has no default, so 0 is refused), and get-history
+// pages at 25,000 points when no max_results is given.
 
 #include <algorithm>
 #include <cstdint>
@@ -78,9 +78,10 @@ Result<tracking::ViewType> ViewTypeOf(const Json& request, std::string_view fiel
                          std::string(field));
 }
 
-Result<std::int64_t> SearchMaxResults(const Json& request) {
+// `fallback` is the proto's default: 1000 for runs, none (0) for experiments.
+Result<std::int64_t> SearchMaxResults(const Json& request, std::int64_t fallback) {
   ASSIGN_OR_RETURN(std::optional<std::int64_t> max_results, OptInt64(request, "max_results"));
-  std::int64_t n = max_results.value_or(kDefaultSearchResults);
+  std::int64_t n = max_results.value_or(fallback);
   if (n <= 0)
     return InvalidArgument("Invalid value " + std::to_string(n) +
                                " for parameter 'max_results' supplied. It must be a positive integer",
@@ -117,7 +118,7 @@ class TrackingApi {
   Result<Json> SearchExperiments(const Json& request) {
     tracking::ExperimentSearch search;
     ASSIGN_OR_RETURN(search.view, ViewTypeOf(request, "view_type"));
-    ASSIGN_OR_RETURN(search.page.max_results, SearchMaxResults(request));
+    ASSIGN_OR_RETURN(search.page.max_results, SearchMaxResults(request, 0));
     if (search.page.max_results > kMaxSearchResults)
       return InvalidArgument("Invalid value " + std::to_string(search.page.max_results) +
                                  " for parameter 'max_results' supplied. It must be at most " +
@@ -232,7 +233,7 @@ class TrackingApi {
     ASSIGN_OR_RETURN(std::optional<std::string> filter, OptString(request, "filter"));
     search.filter = filter.value_or("");
     ASSIGN_OR_RETURN(search.view, ViewTypeOf(request, "run_view_type"));
-    ASSIGN_OR_RETURN(search.page.max_results, SearchMaxResults(request));
+    ASSIGN_OR_RETURN(search.page.max_results, SearchMaxResults(request, kDefaultSearchResults));
     if (search.page.max_results > kMaxSearchResults)
       // The words of MLflow's schema check (_assert_less_than_or_equal).
       return InvalidArgument("Invalid value " + std::to_string(search.page.max_results) +

@@ -153,6 +153,8 @@ TEST_F(MlflowTrackingTest, SearchExperiments) {
   std::string deleted = CreateExperiment("s-deleted");
   Post("experiments/delete", {{"experiment_id", deleted}});
   auto count = [&](const Json& request) { return Post("experiments/search", request).value("experiments", Json::array()).size(); };
+  // No default for experiments (MLflow's proto has none, so 0 is refused).
+  ErrorOf(Post("experiments/search", Json::object(), 400), "INVALID_PARAMETER_VALUE");
   EXPECT_EQ(count({{"max_results", 100}}), 4u);
   EXPECT_EQ(count({{"max_results", 100}, {"view_type", "ALL"}}), 5u);
   EXPECT_EQ(count({{"max_results", 100}, {"view_type", "DELETED_ONLY"}}), 1u);
@@ -271,9 +273,10 @@ TEST_F(MlflowTrackingTest, LoggingAndNaNRoundTrip) {
   ASSERT_EQ(metrics.size(), 3u) << data.dump();
   // The latest point of m is step 4, whose value is NaN.
   EXPECT_EQ(metrics["m"], Json::parse(R"({"key":"m","value":"NaN","timestamp":2001,"step":4})"));
-  EXPECT_EQ(metrics["inf"]["value"], "Infinity");
+  // ±Inf are stored as ±DBL_MAX, as MLflow's SQL store does.
+  EXPECT_EQ(metrics["inf"]["value"], std::numeric_limits<double>::max());
   EXPECT_EQ(metrics["inf"]["step"], 0);
-  EXPECT_EQ(metrics["ninf"]["value"], "-Infinity");
+  EXPECT_EQ(metrics["ninf"]["value"], std::numeric_limits<double>::lowest());
   EXPECT_EQ(metrics["ninf"]["timestamp"], 2002);
   EXPECT_THAT(data["params"], ::testing::Contains(Json({{"key", "p"}, {"value", "x"}})));
   EXPECT_THAT(data["params"], ::testing::Contains(Json({{"key", "empty"}, {"value", ""}})));
@@ -395,6 +398,13 @@ TEST_F(MlflowTrackingTest, SearchRuns) {
   ErrorOf(Post("runs/search", {{"experiment_ids", {exp}}, {"page_token", "garbage!"}}, 400), "INVALID_PARAMETER_VALUE");
   // runs/search is POST only.
   EXPECT_EQ(Raw("GET", std::string(kApi) + "runs/search").result_int(), 405);
+  // Unknown endpoints under MLflow's prefixes answer in MLflow's shape.
+  for (const std::string& path : {std::string(kApi) + "experiments/explode", std::string("/api/3.0/mlflow/nope/x"),
+                                 std::string("/ajax-api/2.0/mlflow/runs/x/y")}) {
+    auto r = Raw("POST", path);
+    EXPECT_EQ(r.result_int(), 404) << path;
+    EXPECT_EQ(Json::parse(r.body()).value("error_code", ""), "ENDPOINT_NOT_FOUND") << path;
+  }
 }
 
 TEST_F(MlflowTrackingTest, MetricHistoryPaging) {
