@@ -25,9 +25,9 @@ const Json* Field(const Json& object, std::string_view field) {
   return &*it;
 }
 
-// A GET parameter given once is a string; MLflow's proto parsing then reads
-// the declared type from it. Repeated ones are lists, of which scalar
-// fields take the first.
+// GET parameters are lists of strings (see RequestObject); a scalar field
+// takes the first, and MLflow's proto parsing reads the declared type from
+// that string.
 const Json& Scalar(const Json& value) {
   if (value.is_array() && !value.empty() && value.front().is_string()) return value.front();
   return value;
@@ -44,16 +44,10 @@ std::optional<std::int64_t> ParseDecimal(std::string_view text) {
 
 Result<Json> RequestObject(const HttpRequest& request) {
   if (request.method == "GET" || request.method == "HEAD") {
+    // Every query field is a list of strings (Flask's getlist); scalar
+    // getters take its first value.
     Json object = Json::object();
-    for (const auto& [key, value] : request.query) {
-      auto it = object.find(key);
-      if (it == object.end()) {
-        object[key] = value;
-      } else {
-        if (!it->is_array()) *it = Json::array({*it});
-        it->push_back(value);
-      }
-    }
+    for (const auto& [key, value] : request.query) object[key].push_back(value);
     return object;
   }
   std::string_view body = request.body;
@@ -152,10 +146,6 @@ Result<std::vector<std::string>> StringList(const Json& object, std::string_view
   std::vector<std::string> out;
   const Json* v = Field(object, field);
   if (v == nullptr) return out;
-  if (v->is_string()) {
-    out.push_back(v->get<std::string>());
-    return out;
-  }
   if (!v->is_array()) return WrongType(field, "a list of strings", *v);
   for (const Json& item : *v) {
     if (!item.is_string()) return WrongType(field, "a list of strings", item);

@@ -2,8 +2,9 @@
 // What every MLflow route shares: reading a request the way MLflow's server
 // does, and answering in MLflow's shapes.
 //
-// Requests: GET requests carry their fields in the query string (a repeated
-// key is a list, as Flask's getlist gives), all other methods in a JSON
+// Requests: GET requests carry their fields in the query string (every key
+// becomes a list of its values, as Flask's getlist gives; scalar getters
+// read the first), all other methods in a JSON
 // object body (an empty body is {}). RequestObject() turns either into one
 // JSON object, and the getters below read fields from it — or from any
 // nested object of a body — with proto-JSON leniency: an int64 may come as a
@@ -56,7 +57,7 @@ Result<std::int64_t> RequiredInt64(const Json& object, std::string_view field);
 Result<std::optional<double>> OptDouble(const Json& object, std::string_view field);
 Result<double> RequiredDouble(const Json& object, std::string_view field);
 Result<std::optional<bool>> OptBool(const Json& object, std::string_view field);
-// A list of strings; a lone string (one query value) is a list of one.
+// A list of strings; a lone JSON string in a body is a type error, as in MLflow.
 Result<std::vector<std::string>> StringList(const Json& object, std::string_view field);
 // The array at `field` (nullptr when absent); InvalidArgument when it is not
 // an array, or when an element is not an object and `objects` is set.

@@ -25,7 +25,7 @@ HttpRequest Post(std::string body) {
 TEST(MlflowRequestTest, GetQueryBecomesAnObjectWithListsForRepeats) {
   auto object = RequestObject(Get({{"run_id", "abc"}, {"experiment_ids", "1"}, {"experiment_ids", "2"}}));
   ASSERT_TRUE(object.ok());
-  EXPECT_EQ((*object)["run_id"], "abc");
+  EXPECT_EQ((*object)["run_id"], Json::array({"abc"}));
   EXPECT_EQ((*object)["experiment_ids"], Json::array({"1", "2"}));
   // A scalar getter takes the first of repeated values, as Flask's get() does.
   EXPECT_EQ(*RequiredString(*object, "experiment_ids"), "1");
@@ -97,6 +97,7 @@ TEST(MlflowRequestTest, BoolsAndStringsAreTyped) {
   EXPECT_FALSE(OptString(object, "s").ok());
   EXPECT_FALSE(StringList(object, "l").ok());
   EXPECT_FALSE(StringList(object, "s").ok());
+  EXPECT_FALSE(StringList(Json{{"ids", "1"}}, "ids").ok());  // a body's lone string is not a list
   EXPECT_TRUE(StringList(object, "absent")->empty());
 }
 

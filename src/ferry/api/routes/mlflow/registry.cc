@@ -32,8 +32,9 @@ Json TagsJson(const std::vector<Tag>& tags) {
   return out;
 }
 
-// MLflow's SQL store fills a version's aliases when one version is read,
-// not in searches nor in a model's latest_versions.
+// MLflow's SQL store fills a version's aliases when versions are read one by
+// one or by get-latest-versions, not in searches nor in a registered model's
+// latest_versions.
 Json ModelVersionJson(const ModelVersion& mv, bool with_aliases = true) {
   Json out = {{"name", mv.name},
               {"version", std::to_string(mv.version)},
@@ -186,7 +187,7 @@ class RegistryRoutes {
     ASSIGN_OR_RETURN(std::string name, Required(body, "name"));
     ASSIGN_OR_RETURN(std::vector<std::string> stages, StringList(body, "stages"));
     ASSIGN_OR_RETURN(std::vector<ModelVersion> versions, store_->GetLatestVersions(name, stages));
-    return VersionsJson(versions);
+    return VersionsJson(versions, /*with_aliases=*/true);
   }
 
   Result<Json> SetRegisteredModelTag(const Json& body) {
@@ -275,7 +276,7 @@ class RegistryRoutes {
     ASSIGN_OR_RETURN(search.order_by, StringList(body, "order_by"));
     ASSIGN_OR_RETURN(search.page.page_token, Optional(body, "page_token"));
     ASSIGN_OR_RETURN(registry::PageOf<ModelVersion> page, store_->SearchModelVersions(search));
-    Json out = VersionsJson(page.items);
+    Json out = VersionsJson(page.items, /*with_aliases=*/false);
     if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
     return out;
   }
@@ -316,11 +317,11 @@ class RegistryRoutes {
   }
 
  private:
-  static Json VersionsJson(const std::vector<ModelVersion>& versions) {
+  static Json VersionsJson(const std::vector<ModelVersion>& versions, bool with_aliases) {
     Json out = Json::object();
     if (!versions.empty()) {
       Json list = Json::array();
-      for (const ModelVersion& mv : versions) list.push_back(ModelVersionJson(mv, false));
+      for (const ModelVersion& mv : versions) list.push_back(ModelVersionJson(mv, with_aliases));
       out["model_versions"] = std::move(list);
     }
     return out;

@@ -580,7 +580,7 @@ TEST_F(MlflowTrackingTest, BadInputIsRefused) {
       {"POST", "runs/outputs", R"({"run_id": "RUN", "models": [{"step": 1}]})", missing + "'models[0].model_id'"},
       {"POST", "runs/search", R"({"experiment_ids": [1]})", "'experiment_ids'"},
       // A lone string is a list of one (as a GET parameter is); "x" is no valid clause.
-      {"POST", "runs/search", R"({"experiment_ids": ["0"], "order_by": "x"})", "'x'"},
+      {"POST", "runs/search", R"({"experiment_ids": ["0"], "order_by": "x"})", "'order_by'"},
       {"POST", "runs/search", R"({"experiment_ids": ["0"], "filter": 5})", "'filter'"},
       {"GET", "metrics/get-history", "", missing + "'run_id'"},
       {"GET", "artifacts/list", "", missing + "'run_id'"},
