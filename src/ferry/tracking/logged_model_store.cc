@@ -157,19 +157,7 @@ Status UpsertTags(Tx& tx, std::string_view model_id, const std::vector<Tag>& tag
   return Status::OK();
 }
 
-// Builds a statement's text and its parameter list together, so every
-// placeholder matches its value.
-class SqlBuilder {
- public:
-  std::string Bind(Value v) {
-    params_.push_back(std::move(v));
-    return "$" + std::to_string(params_.size());
-  }
-  std::vector<Value>& params() { return params_; }
-
- private:
-  std::vector<Value> params_;
-};
+using internal::SqlBuilder;
 
 // The column of an attribute in a filter or order_by, and whether it is
 // numeric; nullopt for an unknown attribute.
@@ -197,18 +185,7 @@ std::optional<Column> AttributeColumn(std::string_view key) {
 std::string LikeSql(store::Dialect dialect, SqlBuilder& b, const std::string& column,
                     const std::string& pattern) {
   if (dialect == store::Dialect::kPostgres) return column + " LIKE " + b.Bind(pattern);
-  std::string glob;
-  for (char c : pattern) {
-    if (c == '%')
-      glob += '*';
-    else if (c == '_')
-      glob += '?';
-    else if (c == '*' || c == '?' || c == '[')
-      glob += std::string("[") + c + "]";
-    else
-      glob += c;
-  }
-  return column + " GLOB " + b.Bind(glob);
+  return column + " GLOB " + b.Bind(LikeToGlob(pattern));
 }
 
 Result<std::string> StringComparison(store::Dialect dialect, SqlBuilder& b, const std::string& column,

@@ -270,12 +270,7 @@ class SqlTrackingStore final : public TrackingStore {
     ASSIGN_OR_RETURN(const std::int64_t offset, PageOffset(search.page.page_token, fingerprint));
     ASSIGN_OR_RETURN(internal::RunQuery q,
                      internal::BuildExperimentSearchQuery(db_->dialect(), search.view, filter, order));
-    const std::size_t n = q.params.size();
-    q.params.push_back(search.page.max_results + 1);
-    q.params.push_back(offset);
-    ASSIGN_OR_RETURN(Rows rows, db_->Query(q.sql + " LIMIT $" + std::to_string(n + 1) + " OFFSET $" +
-                                               std::to_string(n + 2),
-                                           q.params));
+    ASSIGN_OR_RETURN(Rows rows, QueryPage(std::move(q), search.page.max_results, offset));
     PageOf<Experiment> page;
     for (const Row& row : rows) page.items.push_back(ExperimentFromRow(row));
     if (static_cast<std::int64_t>(page.items.size()) > search.page.max_results) {
@@ -482,12 +477,7 @@ class SqlTrackingStore final : public TrackingStore {
     ASSIGN_OR_RETURN(internal::RunQuery q,
                      internal::BuildRunSearchQuery(db_->dialect(), experiment_ids, search.view, filter, order,
                                                    search.order_by));
-    const std::size_t n = q.params.size();
-    q.params.push_back(search.page.max_results + 1);
-    q.params.push_back(offset);
-    ASSIGN_OR_RETURN(Rows rows, db_->Query(q.sql + " LIMIT $" + std::to_string(n + 1) + " OFFSET $" +
-                                               std::to_string(n + 2),
-                                           q.params));
+    ASSIGN_OR_RETURN(Rows rows, QueryPage(std::move(q), search.page.max_results, offset));
     PageOf<Run> page;
     page.items.resize(std::min<std::size_t>(rows.size(), search.page.max_results));
     for (std::size_t i = 0; i < page.items.size(); ++i) page.items[i].info = RunInfoFromRow(rows[i]);
@@ -783,6 +773,15 @@ class SqlTrackingStore final : public TrackingStore {
   }
 
  private:
+  // Runs a search query for one page: `max_results` rows from `offset`, and
+  // one more when a next page exists.
+  Result<Rows> QueryPage(internal::RunQuery q, std::int64_t max_results, std::int64_t offset) {
+    const std::size_t n = q.params.size();
+    q.params.push_back(max_results + 1);
+    q.params.push_back(offset);
+    return db_->Query(q.sql + " LIMIT $" + std::to_string(n + 1) + " OFFSET $" + std::to_string(n + 2), q.params);
+  }
+
   static Status CheckMaxResults(std::int64_t max_results) {
     if (max_results < 1) {
       return InvalidArgument("Invalid value " + std::to_string(max_results) +
