@@ -1,0 +1,52 @@
+#pragma once
+// The local executor: task processes on this machine.
+//
+// Each task runs under a small supervisor: the executor forks a supervisor
+// (a new session, so a signal to the server's group does not reach it),
+// which forks the task in a process group of its own (pgid = task pid), with
+// stdin from /dev/null, stdout+stderr appended to log_path, the given env and
+// working dir; the supervisor waits for it and writes its wait status to
+// `<state_dir>/<id>.exit` (write to a temp file, fsync, rename) and exits.
+// Only async-signal-safe calls happen between fork and exec. The attach
+// token records the supervisor's and the task's pids, their start times
+// (from /proc, against pid reuse) and the exit-file path, so Reattach after
+// a server restart watches the exit file and the pids.
+//
+// Admission: tasks wait in FIFO order (a task that does not fit does not
+// block smaller ones behind it for ever: the head is retried first each
+// time capacity frees) until cpu, memory and gpu fit in the capacity and the
+// count of running tasks is below max_concurrent. A request larger than the
+// whole capacity is refused by Submit (ResourceExhausted naming the
+// resource).
+//
+// Thread-safety: all methods are thread-safe.
+#include <memory>
+#include <string>
+
+#include "ferry/executors/executor.h"
+
+namespace ferry::executors {
+
+struct LocalExecutorOptions {
+  std::string state_dir;        // exit files; created if missing
+  double cpu_capacity = 0;      // 0 = the machine's cpu count
+  std::int64_t memory_capacity = 0;  // 0 = the machine's MemTotal
+  int gpu_capacity = 0;
+  int max_concurrent = 0;       // 0 = unlimited
+  std::chrono::milliseconds kill_grace{3000};  // SIGTERM -> SIGKILL
+};
+
+struct LocalExecutorStats {
+  int queued = 0;
+  int running = 0;
+  double cpu_in_use = 0;
+  std::int64_t memory_in_use = 0;
+};
+
+class LocalExecutor : public Executor {
+ public:
+  static Result<std::unique_ptr<LocalExecutor>> Create(LocalExecutorOptions options);
+  virtual LocalExecutorStats Stats() const = 0;
+};
+
+}  // namespace ferry::executors
