@@ -26,6 +26,7 @@
 #include "ferry/api/errors.h"
 #include "ferry/api/request_id.h"
 #include "ferry/common/logging.h"
+#include "ferry/common/memory.h"
 
 namespace ferry::api {
 
@@ -48,6 +49,9 @@ constexpr std::chrono::seconds kMaxLinger{5};
 // loop does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 constexpr std::size_t kMaxLoggedPathBytes = 1024;
+// Request or response bodies from this size on leave enough freed heap
+// behind to be worth a ReleaseFreeMemory.
+constexpr std::size_t kTrimAfterBytes = 1024 * 1024;
 
 std::string_view MethodLabel(std::string_view method) {
   static constexpr std::string_view kKnown[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -101,6 +105,8 @@ struct HttpServer::Core {
   bool stopping = false;  // guarded by mu; also mirrored in stopping_flag
   std::atomic<bool> stopping_flag{false};
   std::unordered_map<const Connection*, std::weak_ptr<Connection>> sessions;  // guarded by mu
+  // A ReleaseFreeMemory is queued on the pool (at most one at a time).
+  std::atomic<bool> trim_pending{false};
 
   // Declared last among what connections use: destroying the io_context
   // and the pool destroys pending handlers, and with them the connections,
@@ -190,7 +196,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool in_flight = false;
     bool metrics_recorded = false;
     int status = 0;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;          // response body
+    std::size_t request_bytes = 0;  // request body
   };
 
   // --- reading -------------------------------------------------------------
@@ -312,6 +319,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (const auto& field : message)
       request.headers.Add(std::string(field.name_string()), std::string(field.value()));
     request.body = std::move(message.body());
+    exchange_.request_bytes = request.body.size();
     request.request_id = exchange_.request_id;
     request.remote = remote_;
     exchange_.keep_alive = message.keep_alive();
@@ -426,12 +434,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnWritten(beast::error_code ec) {
     response_.reset();
+    if (std::max(exchange_.bytes, exchange_.request_bytes) >= kTrimAfterBytes) ScheduleTrim();
     EndExchange();
     if (state_ == State::kClosed) return;
     if (ec) return Close();
     if (linger_) return Linger();
     if (!exchange_.keep_alive) return Close();
     WaitForRequest();
+  }
+
+  // After a large exchange (its JSON nodes and body strings are freed by
+  // now), hands the freed heap back to the OS on the handler pool, so RSS
+  // follows what is live rather than the high-water mark (common/memory.h).
+  void ScheduleTrim() {
+    if (core_.trim_pending.exchange(true)) return;
+    net::post(core_.pool, [&core = core_] {
+      ReleaseFreeMemory();
+      core.trim_pending.store(false);
+    });
   }
 
   // Half-closes, then reads and drops what the client still sends until it
