@@ -7,6 +7,8 @@
 // stdin from /dev/null, stdout+stderr appended to log_path, the given env and
 // working dir; the supervisor waits for it and writes its wait status to
 // `<state_dir>/<id>.exit` (write to a temp file, fsync, rename) and exits.
+// When the task process ends, whatever is left of its process group is
+// killed (SIGKILL), as the end of a container's main process ends the rest.
 // Only async-signal-safe calls happen between fork and exec. The attach
 // token records the supervisor's and the task's pids, their start times
 // (from /proc, against pid reuse) and the exit-file path, so Reattach after
@@ -34,6 +36,10 @@ struct LocalExecutorOptions {
   int gpu_capacity = 0;
   int max_concurrent = 0;       // 0 = unlimited
   std::chrono::milliseconds kill_grace{3000};  // SIGTERM -> SIGKILL
+  // fsync each exit file before the rename. Off saves a disk flush per task
+  // (milliseconds on slow disks); a machine crash may then lose the record
+  // of a task that ended just before it, which Reattach reports as kLost.
+  bool fsync_exit_files = true;
 };
 
 struct LocalExecutorStats {
