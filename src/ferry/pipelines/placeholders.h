@@ -43,8 +43,13 @@ struct RuntimeArtifact {
 
 // Everything one execution of a leaf component needs to resolve placeholders.
 struct ExecutionContext {
-  std::map<std::string, Json> parameters;  // resolved input parameter values
-  // Input artifacts; a list input may hold several, others exactly one.
+  // Resolved input parameter values. An optional input the task was not
+  // given is null (or left out): IfPresent takes its Else branch, the
+  // ExecutorInput omits it, and a plain placeholder of it resolves to ""
+  // when null (an error when left out, as for any unknown input).
+  std::map<std::string, Json> parameters;
+  // Input artifacts; a list input may hold several, others exactly one; an
+  // absent optional input holds none.
   std::map<std::string, std::vector<RuntimeArtifact>> artifacts;
   // Output parameter name -> file the task writes the value to.
   std::map<std::string, std::string> output_parameter_files;
