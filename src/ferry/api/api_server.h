@@ -31,6 +31,10 @@ class LoggedModelStore;
 namespace ferry::registry {
 class RegistryStore;
 }
+namespace ferry::pipelines {
+class PipelineEngine;
+class CatalogStore;
+}
 
 namespace ferry::api {
 
@@ -73,6 +77,9 @@ struct ApiServices {    // not owned; outlive the server
   tracking::LoggedModelStore* logged_models = nullptr;
   registry::RegistryStore* registry = nullptr;
   artifacts::ArtifactStore* artifacts = nullptr;  // mlflow-artifacts:/ maps to mlflow/ under its root
+  // The KFP surface (/apis/v2beta1/...) is served when both are set.
+  pipelines::PipelineEngine* pipelines = nullptr;
+  pipelines::CatalogStore* pipeline_catalog = nullptr;
 };
 
 class ApiServer {

@@ -93,6 +93,22 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
       ->envname("FERRY_DRAIN_TIMEOUT")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--task-python", o.task_python,
+                 "Python that runs KFP lightweight components (must import kfp); environments with "
+                 "their packages_to_install are made from it under <data-dir>/pipelines/envs")
+      ->envname("FERRY_TASK_PYTHON")
+      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--pipeline-cache",
+         [&o](const std::string& v) { o.pipeline_cache = v == "on"; },
+         "Reuse outputs of earlier identical pipeline tasks (KFP caching): on or off [on]")
+      ->envname("FERRY_PIPELINE_CACHE")
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--max-concurrent-tasks", o.max_concurrent_tasks,
+                 "Pipeline tasks running at once on this machine (0: as many as cpu and memory allow)")
+      ->envname("FERRY_MAX_CONCURRENT_TASKS")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->envname("FERRY_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

@@ -20,6 +20,12 @@ struct ServerOptions {
   std::size_t max_upload_bytes = std::size_t{1} << 30;
   int threads = 0;
   double drain_timeout_seconds = 10;
+  // Pipelines (KFP): the interpreter lightweight components run with (must
+  // import kfp), the engine-wide cache switch, and the local executor's cap
+  // on concurrently running tasks (0: only cpu and memory limit them).
+  std::string task_python = "python3";
+  bool pipeline_cache = true;
+  int max_concurrent_tasks = 0;
   std::string log_level = "info";
   std::string log_format = "text";
   std::string config_file;

@@ -57,6 +57,28 @@ TEST_F(OptionsTest, FlagBeatsEnvBeatsConfigFile) {
   EXPECT_EQ(from_file.options.listen, "127.0.0.1:7001");
 }
 
+TEST_F(OptionsTest, PipelineOptions) {
+  auto defaults = Parse({});
+  EXPECT_EQ(defaults.options.task_python, "python3");
+  EXPECT_TRUE(defaults.options.pipeline_cache);
+  EXPECT_EQ(defaults.options.max_concurrent_tasks, 0);
+
+  std::string cfg = WriteConfig("pipeline-cache: off\nmax-concurrent-tasks: 3\n");
+  ::setenv("FERRY_TASK_PYTHON", "/opt/py/bin/python", 1);
+  auto p = Parse({"--config", cfg});
+  ::unsetenv("FERRY_TASK_PYTHON");
+  ASSERT_FALSE(p.exit_now);
+  EXPECT_EQ(p.options.task_python, "/opt/py/bin/python");
+  EXPECT_FALSE(p.options.pipeline_cache);
+  EXPECT_EQ(p.options.max_concurrent_tasks, 3);
+  EXPECT_TRUE(Parse({"--pipeline-cache", "on", "--config", cfg}).options.pipeline_cache);
+
+  auto bad = Parse({"--pipeline-cache", "maybe"});
+  EXPECT_TRUE(bad.exit_now);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(Parse({"--max-concurrent-tasks", "-1"}).exit_code, 2);
+}
+
 TEST_F(OptionsTest, BadConfigFilesAreUsageErrors) {
   for (const std::string text : {"listen: [1, 2]\n", "no-such-option: 1\n", "- a\n- b\n", "log-level: loud\n",
                                  "{{{{\n"}) {

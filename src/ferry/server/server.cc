@@ -11,6 +11,10 @@
 #include "ferry/common/env.h"
 #include "ferry/common/logging.h"
 #include "ferry/common/metrics.h"
+#include "ferry/executors/local/local_executor.h"
+#include "ferry/pipelines/catalog_store.h"
+#include "ferry/pipelines/engine.h"
+#include "ferry/pipelines/python_env.h"
 #include "ferry/registry/registry_store.h"
 #include "ferry/server/data_dir_lock.h"
 #include "ferry/server/options.h"
@@ -77,6 +81,28 @@ int Main(int argc, char** argv) {
       registry::RegistryStore::Open(db->get(), Env::Default(), {tracking->get(), logged_models->get()});
   if (!registry.ok()) return Fail(registry.status().WithContext("opening the model registry"));
 
+  // Pipelines: tasks run under the local executor (its exit files under
+  // the data dir let a restarted server re-attach to them); lightweight
+  // components run in Python environments made from --task-python.
+  executors::LocalExecutorOptions executor_options;
+  executor_options.state_dir = options.data_dir + "/executor";
+  executor_options.max_concurrent = options.max_concurrent_tasks;
+  auto executor = executors::LocalExecutor::Create(executor_options);
+  if (!executor.ok()) return Fail(executor.status().WithContext("starting the local executor"));
+  pipelines::PythonEnvs python_envs({options.task_python, options.data_dir + "/pipelines/envs"});
+  pipelines::EngineOptions engine_options;
+  engine_options.data_dir = options.data_dir;
+  engine_options.enable_caching = options.pipeline_cache;
+  engine_options.prepare_command = [&python_envs](const std::vector<std::string>& argv,
+                                                  const std::string& work_dir) -> Result<pipelines::PreparedCommand> {
+    ASSIGN_OR_RETURN(pipelines::LocalInvocation local, python_envs.Prepare(argv, work_dir));
+    return pipelines::PreparedCommand{std::move(local.argv), std::move(local.extra_env)};
+  };
+  auto engine = pipelines::PipelineEngine::Open(db->get(), Env::Default(), executor->get(), engine_options);
+  if (!engine.ok()) return Fail(engine.status().WithContext("opening the pipeline engine"));
+  auto catalog = pipelines::CatalogStore::Open(db->get(), Env::Default());
+  if (!catalog.ok()) return Fail(catalog.status().WithContext("opening the pipeline catalog"));
+
   store::ResourceTypes types;
   store::RegisterCoreTypes(types);
   store::ResourceStore resources(db->get(), Env::Default());
@@ -93,6 +119,8 @@ int Main(int argc, char** argv) {
   services.logged_models = logged_models->get();
   services.registry = registry->get();
   services.artifacts = artifacts->get();
+  services.pipelines = engine->get();
+  services.pipeline_catalog = catalog->get();
   auto api = api::ApiServer::Start(api_options, services);
   if (!api.ok()) return Fail(api.status());
 
@@ -110,6 +138,10 @@ int Main(int argc, char** argv) {
   sigwait(&signals, &sig);
   LogEvent(spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*api)->Shutdown(std::chrono::milliseconds(static_cast<long>(options.drain_timeout_seconds * 1000)));
+  // The engine stops scheduling before the executor detaches; running
+  // tasks keep running and the next start re-attaches them.
+  (*engine)->Shutdown();
+  (*executor)->Shutdown();
   LogEvent(spdlog::level::info, "ferry server stopped");
   spdlog::default_logger_raw()->flush();
   return 0;
