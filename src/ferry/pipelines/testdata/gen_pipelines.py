@@ -182,6 +182,26 @@ def parallel_for(numbers: List[int] = [4, 5, 6]):
     concat_files(files=dsl.Collected(written.outputs['out']))
 
 
+# ---------------------------------------------------------------- loop_items
+
+@dsl.component(base_image=BASE)
+def describe(label: str, size: str) -> str:
+    return f'{label}:{size}'
+
+
+@fixture('loop_items')
+@dsl.pipeline(name='loop-items')
+def loop_items(rows: List[dict] = [{'label': 'a', 'size': 'S'},
+                                   {'label': 'b', 'size': 'M'}]):
+    # Fields of dict items compile to parameterExpressionSelector.
+    # (kfp types every field of a raw item like the first one: all strings.)
+    with dsl.ParallelFor(items=[{'label': 'x', 'size': 'L'},
+                                {'label': 'y', 'size': 'XL'}]) as item:
+        describe(label=item.label, size=item.size)
+    with dsl.ParallelFor(items=rows, parallelism=1) as row:
+        describe(label=row.label, size=row.size)
+
+
 # -------------------------------------------------------------- exit_handler
 
 @dsl.component(base_image=BASE)
