@@ -78,6 +78,10 @@ class Executor {
   virtual Status Reattach(const TaskSpec& spec, std::string_view attach_token,
                           UpdateCallback on_update) = 0;
   virtual Status Cancel(std::string_view id) = 0;  // NotFound if unknown/finished
+  // The caller has durably recorded the terminal state of task `id`: the
+  // executor may drop what it kept to report that state again (until then a
+  // Reattach after a restart still reports it). Unknown ids are ignored.
+  virtual void Release(std::string_view id) = 0;
   // Stops accepting work and waits for the threads; running processes are
   // left running (a restart re-attaches them).
   virtual void Shutdown() = 0;

@@ -363,6 +363,9 @@ struct ActiveRun {
   std::vector<Node*> pending_tokens;
   bool token_timer = false;
   std::vector<CacheEntry> cache_entries;
+  // Executor tasks whose terminal update arrived: released (executors::
+  // Executor::Release) once the next commit has recorded it.
+  std::vector<std::string> to_release;
   std::vector<Launch> launches;
   std::vector<std::string> cancels;
   bool canceling = false;  // the step has applied a cancel
@@ -647,6 +650,7 @@ class EngineImpl final : public PipelineEngine {
   void ExpandLoop(ActiveRun& run, Node* loop);
   void StartIterations(ActiveRun& run, Node* loop);
   void OnChildFinal(ActiveRun& run, Node* parent, Node* child);
+  bool FinishIfAChildFailed(ActiveRun& run, Node* parent, std::string_view noun);
   void FinalizeDag(ActiveRun& run, Node* dag);
   void FinalizeLoop(ActiveRun& run, Node* loop);
   void StartTask(ActiveRun& run, Node* n);
@@ -722,22 +726,17 @@ void EngineImpl::Step(const std::shared_ptr<ActiveRun>& run) {
 }
 
 void EngineImpl::Act(const std::shared_ptr<ActiveRun>& run) {
-  for (int round = 0;; ++round) {
-    Status st = Flush(run);
-    if (!st.ok()) {
-      // Nothing was acted on; keep the changes and try the commit again.
-      LogEvent(spdlog::level::err, "pipeline run commit failed",
-               {{"run_id", run->meta.run_id}, {"error", st.ToString()}});
-      std::weak_ptr<ActiveRun> weak = run;
-      auto target = target_;
-      timer_.After(std::chrono::milliseconds(500), [target, weak] { Post(target, weak, Event{}); });
-      return;
-    }
+  // Submits go out before the step's commit, so the executor starts the
+  // processes while the commit waits for the disk (one fsync per step was
+  // most of a short task's overhead). A crash inside that window leaves a
+  // process the store does not know yet: after a restart its task starts
+  // again, as a task does whose attach token was not yet committed (see
+  // engine.h, Durability).
+  for (;;) {
     std::vector<Launch> launches;
     launches.swap(run->launches);
     std::vector<std::string> cancels;
     cancels.swap(run->cancels);
-    if (launches.empty() && cancels.empty()) return;
     for (Launch& l : launches) {
       std::weak_ptr<ActiveRun> weak = run;
       auto target = target_;
@@ -763,7 +762,17 @@ void EngineImpl::Act(const std::shared_ptr<ActiveRun>& run) {
       (void)s;  // NotFound: it finished meanwhile; its terminal update comes anyway
     }
     Drain(*run);
-    if (run->dirty.empty() && run->launches.empty() && run->cancels.empty()) return;
+    Status st = Flush(run);
+    if (!st.ok()) {
+      // Keep the changes and try the commit again.
+      LogEvent(spdlog::level::err, "pipeline run commit failed",
+               {{"run_id", run->meta.run_id}, {"error", st.ToString()}});
+      std::weak_ptr<ActiveRun> weak = run;
+      auto target = target_;
+      timer_.After(std::chrono::milliseconds(500), [target, weak] { Post(target, weak, Event{}); });
+      return;
+    }
+    if (run->launches.empty() && run->cancels.empty()) return;
   }
 }
 
@@ -811,6 +820,7 @@ void EngineImpl::Apply(ActiveRun& run, const Event& e) {
       return;
     }
     case Event::Type::kUpdate: {
+      if (executors::IsTerminal(e.update.state)) run.to_release.push_back(e.exec_id);
       auto it = run.nodes.find(e.path);
       if (it == run.nodes.end()) return;
       Node* n = it->second.get();
@@ -926,6 +936,8 @@ Status EngineImpl::Flush(const std::shared_ptr<ActiveRun>& run) {
   for (Node* n : run->dirty) n->dirty = false;
   run->dirty.clear();
   run->cache_entries.clear();
+  for (const std::string& id : run->to_release) executor_->Release(id);
+  run->to_release.clear();
   run->meta.state = state;
   run->meta.error = error;
   run->meta.finished = finished;
@@ -1144,28 +1156,35 @@ void EngineImpl::OnChildFinal(ActiveRun& run, Node* parent, Node* child) {
   if (parent->final_children == count) FinalizeDag(run, parent);
 }
 
-void EngineImpl::FinalizeDag(ActiveRun& run, Node* dag) {
-  if (IsFinal(dag->state)) return;
+// Ends `parent` (a DAG or a loop whose children are all final) FAILED or
+// CANCELED when one of its children ended so; `noun` names the children
+// in the message. Returns whether it did.
+bool EngineImpl::FinishIfAChildFailed(ActiveRun& run, Node* parent, std::string_view noun) {
   const Node* failed = nullptr;
   const Node* canceled = nullptr;
-  for (const Node* c : dag->children) {
+  for (const Node* c : parent->children) {
     if (c->state == RunState::kFailed && failed == nullptr) failed = c;
     if (c->state == RunState::kCanceled && canceled == nullptr) canceled = c;
   }
   if (run.canceling && canceled != nullptr) {
-    Finish(run, dag, RunState::kCanceled, "canceled");
-    return;
+    Finish(run, parent, RunState::kCanceled, "canceled");
+    return true;
   }
   if (failed != nullptr) {
-    std::string msg = "task '" + failed->display_name + "' failed";
+    std::string msg = std::string(noun) + " '" + failed->display_name + "' failed";
     if (!failed->error.empty()) msg += ": " + failed->error;
-    Finish(run, dag, RunState::kFailed, msg);
-    return;
+    Finish(run, parent, RunState::kFailed, msg);
+    return true;
   }
   if (canceled != nullptr) {
-    Finish(run, dag, RunState::kCanceled, "task '" + canceled->display_name + "' was canceled");
-    return;
+    Finish(run, parent, RunState::kCanceled, std::string(noun) + " '" + canceled->display_name + "' was canceled");
+    return true;
   }
+  return false;
+}
+
+void EngineImpl::FinalizeDag(ActiveRun& run, Node* dag) {
+  if (IsFinal(dag->state) || FinishIfAChildFailed(run, dag, "task")) return;
   if (dag->component != nullptr && dag->component->dag) {
     const DagSpec& spec = *dag->component->dag;
     auto child = [&](const std::string& name) -> const Node* {
@@ -1199,27 +1218,7 @@ void EngineImpl::FinalizeDag(ActiveRun& run, Node* dag) {
 }
 
 void EngineImpl::FinalizeLoop(ActiveRun& run, Node* loop) {
-  if (IsFinal(loop->state)) return;
-  const Node* failed = nullptr;
-  const Node* canceled = nullptr;
-  for (const Node* c : loop->children) {
-    if (c->state == RunState::kFailed && failed == nullptr) failed = c;
-    if (c->state == RunState::kCanceled && canceled == nullptr) canceled = c;
-  }
-  if (run.canceling && canceled != nullptr) {
-    Finish(run, loop, RunState::kCanceled, "canceled");
-    return;
-  }
-  if (failed != nullptr) {
-    std::string msg = "iteration '" + failed->display_name + "' failed";
-    if (!failed->error.empty()) msg += ": " + failed->error;
-    Finish(run, loop, RunState::kFailed, msg);
-    return;
-  }
-  if (canceled != nullptr) {
-    Finish(run, loop, RunState::kCanceled, "iteration '" + canceled->display_name + "' was canceled");
-    return;
-  }
+  if (IsFinal(loop->state) || FinishIfAChildFailed(run, loop, "iteration")) return;
   // dsl.Collected: each DAG output becomes the list over the iterations, in
   // iteration order.
   if (loop->component != nullptr && loop->component->dag) {
@@ -1593,8 +1592,9 @@ void EngineImpl::LaunchAttempt(ActiveRun& run, Node* n, bool new_attempt) {
   n->log_path = work + "/task.log";
   spec.id = n->exec_id;
   spec.env = options_.base_env;
-  for (const auto& [k, v] : c->env) spec.env[k] = v;
+  // The preparer's variables are defaults the component's own env overrides.
   for (const auto& [k, v] : extra_env) spec.env[k] = v;
+  for (const auto& [k, v] : c->env) spec.env[k] = v;
   spec.env["KFP_POD_NAME"] = n->exec_id;
   spec.env["KFP_POD_UID"] = ctx.pipeline_task_uuid;
   spec.env["KFP_RUN_ID"] = run.meta.run_id;

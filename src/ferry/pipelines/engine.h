@@ -22,12 +22,17 @@
 // final status (`taskFinalStatus`: {state, error{code,message},
 // pipelineJobResourceName, pipelineTaskName}).
 //
-// Durability: every state change is committed before it is acted on
-// (submit after the task row says RUNNING with its attempt; outputs stored
-// before dependants are scheduled). Open() recovers: non-terminal runs
+// Durability: each scheduling step commits its state changes in one
+// transaction, issued right after the step's submits (the executor starts
+// the processes while the commit waits for the disk), and a run's steps are
+// serial, so the store always holds a prefix of what happened. A crash
+// between a submit and its commit leaves a process the store does not know:
+// after a restart that task starts again, as a task whose attach token was
+// not yet committed does. Open() recovers: non-terminal runs
 // continue; tasks that were running are re-attached through the executor
 // (Reattach with the stored token) or, when lost, retried per their retry
-// policy (counting the lost attempt) or failed. Succeeded tasks never re-run.
+// policy (counting the lost attempt) or failed. A task whose success was
+// committed never re-runs.
 //
 // Caching (KFP semantics): key = SHA-256 over the canonical JSON of the
 // component's interface, its executor (image, command, args) and the

@@ -67,6 +67,7 @@ using namespace local_internal;  // NOLINT: this file's private helpers
 using Clock = std::chrono::steady_clock;
 
 constexpr double kMinCpuShare = 0.1;  // what cpu = 0 counts as
+constexpr std::chrono::hours kStaleExitFileAge{24 * 7};
 constexpr char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -335,7 +336,9 @@ class LocalExecutorImpl final : public LocalExecutor {
   Status Submit(const TaskSpec& spec, UpdateCallback on_update) override;
   Status Reattach(const TaskSpec& spec, std::string_view attach_token, UpdateCallback on_update) override;
   Status Cancel(std::string_view id) override;
+  void Release(std::string_view id) override;
   void Shutdown() override;
+  void RemoveStaleExitFiles();
   LocalExecutorStats Stats() const override;
 
  private:
@@ -367,7 +370,6 @@ class LocalExecutorImpl final : public LocalExecutor {
   struct Delivery {
     TaskPtr task;
     TaskUpdate update;
-    std::string unlink_after;  // exit file to remove once delivered
   };
 
   Status ValidateSpec(const TaskSpec& spec, const UpdateCallback& on_update) const;
@@ -384,7 +386,7 @@ class LocalExecutorImpl final : public LocalExecutor {
   void Unwatch(Task& task);
   void SignalGroup(Task& task, int sig);
   void BeginKill(Task& task, EndReason reason);
-  void Finish(const TaskPtr& task, TaskUpdate update, std::string unlink_after);
+  void Finish(const TaskPtr& task, TaskUpdate update);
   TaskUpdate UpdateFromRecord(const Task& task, const ExitRecord& record) const;
   void Deliver();
   void CloseFds();
@@ -420,6 +422,7 @@ Status LocalExecutorImpl::Init() {
   if (ec) return Internal("cannot resolve state dir: " + ec.message());
   options_.state_dir = abs.lexically_normal().string();
   if (options_.state_dir.size() > 1 && options_.state_dir.back() == '/') options_.state_dir.pop_back();
+  RemoveStaleExitFiles();
 
   if (!(options_.cpu_capacity >= 0) || !std::isfinite(options_.cpu_capacity)) {
     return InvalidArgument("cpu_capacity must be a finite number >= 0", "cpu_capacity");
@@ -604,7 +607,7 @@ Status LocalExecutorImpl::Reattach(const TaskSpec& spec, std::string_view attach
     }
     TaskUpdate update = UpdateFromRecord(*task, exit->record);
     update.finished = exit->written;
-    deliveries_.push_back({task, std::move(update), token.exit_path});
+    deliveries_.push_back({task, std::move(update)});
   } else if (fd >= 0) {
     task->phase = Phase::kRunning;
     ++active_;
@@ -630,7 +633,7 @@ Status LocalExecutorImpl::Reattach(const TaskSpec& spec, std::string_view attach
                          ? "re-attached (pid " + std::to_string(task->task_pid) + ")"
                          : "re-attached (pid " + std::to_string(task->task_pid) +
                                "); its supervisor died, so its exit status will not be known";
-    deliveries_.push_back({task, std::move(update), {}});
+    deliveries_.push_back({task, std::move(update)});
   } else {
     TaskUpdate update;
     update.id = spec.id;
@@ -638,7 +641,7 @@ Status LocalExecutorImpl::Reattach(const TaskSpec& spec, std::string_view attach
     update.started = task->started;
     update.finished = std::chrono::system_clock::now();
     update.message = "process vanished while the server was down (no exit record)";
-    deliveries_.push_back({task, std::move(update), {}});
+    deliveries_.push_back({task, std::move(update)});
   }
   Wake();
   return Status::OK();
@@ -658,7 +661,7 @@ Status LocalExecutorImpl::Cancel(std::string_view id) {
       update.state = TaskState::kCancelled;
       update.finished = std::chrono::system_clock::now();
       update.message = "cancelled before it started";
-      deliveries_.push_back({task, std::move(update), {}});
+      deliveries_.push_back({task, std::move(update)});
       break;
     }
     case Phase::kStarting:
@@ -804,7 +807,7 @@ void LocalExecutorImpl::HandleWatch(const TaskPtr& task) {
     ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(task->watch_fd), &info, WEXITED | WNOHANG);
     Unwatch(*task);
     if (auto exit = ReadExitFile(task->exit_path)) {
-      Finish(task, UpdateFromRecord(*task, exit->record), task->exit_path);
+      Finish(task, UpdateFromRecord(*task, exit->record));
       return;
     }
     // The supervisor died without a record; the task may still run.
@@ -823,7 +826,7 @@ void LocalExecutorImpl::HandleWatch(const TaskPtr& task) {
   update.message = "the task ended but its exit status is unknown: its supervisor died";
   if (task->end == EndReason::kCancel) update.state = TaskState::kCancelled;
   if (task->end == EndReason::kTimeout) update.state = TaskState::kTimedOut;
-  Finish(task, std::move(update), {});
+  Finish(task, std::move(update));
 }
 
 TaskUpdate LocalExecutorImpl::UpdateFromRecord(const Task& task, const ExitRecord& record) const {
@@ -862,7 +865,7 @@ TaskUpdate LocalExecutorImpl::UpdateFromRecord(const Task& task, const ExitRecor
   return u;
 }
 
-void LocalExecutorImpl::Finish(const TaskPtr& task, TaskUpdate update, std::string unlink_after) {
+void LocalExecutorImpl::Finish(const TaskPtr& task, TaskUpdate update) {
   update.id = task->spec.id;
   update.started = task->started;
   if (update.finished == std::chrono::system_clock::time_point{})
@@ -876,7 +879,7 @@ void LocalExecutorImpl::Finish(const TaskPtr& task, TaskUpdate update, std::stri
   }
   auto it = tasks_.find(task->spec.id);
   if (it != tasks_.end() && it->second == task) tasks_.erase(it);
-  deliveries_.push_back({task, std::move(update), std::move(unlink_after)});
+  deliveries_.push_back({task, std::move(update)});
 }
 
 void LocalExecutorImpl::SignalGroup(Task& task, int sig) {
@@ -931,7 +934,7 @@ void LocalExecutorImpl::Admit(std::vector<TaskPtr>* to_start) {
     update.id = task->spec.id;
     update.state = TaskState::kQueued;
     update.message = "waiting for capacity";
-    deliveries_.push_back({task, std::move(update), {}});
+    deliveries_.push_back({task, std::move(update)});
   }
 }
 
@@ -1062,7 +1065,7 @@ void LocalExecutorImpl::Launch(const TaskPtr& task) {
     TaskUpdate update;
     update.state = TaskState::kFailed;
     update.message = error;
-    Finish(task, std::move(update), {});
+    Finish(task, std::move(update));
     Wake();  // capacity freed
     return;
   }
@@ -1100,7 +1103,7 @@ void LocalExecutorImpl::SupervisorStarted(const TaskPtr& task) {
     TaskUpdate update;
     update.state = TaskState::kFailed;
     update.message = error;
-    Finish(task, std::move(update), {});
+    Finish(task, std::move(update));
     return;
   }
   task->phase = Phase::kRunning;
@@ -1129,7 +1132,7 @@ void LocalExecutorImpl::SupervisorStarted(const TaskPtr& task) {
     update.attach_token = task->token;
     update.started = task->started;
     update.message = "started (pid " + std::to_string(task->task_pid) + ")";
-    deliveries_.push_back({task, std::move(update), {}});
+    deliveries_.push_back({task, std::move(update)});
   }
   if (task->spec.timeout.count() > 0) {
     auto elapsed = std::chrono::system_clock::now() - task->started;
@@ -1154,8 +1157,28 @@ void LocalExecutorImpl::Deliver() {
     } catch (...) {
       LogEvent(spdlog::level::err, "local executor: task callback threw", {{"task", d.update.id}});
     }
-    if (!d.unlink_after.empty()) ::unlink(d.unlink_after.c_str());
   }
+}
+
+// Exit files whose Release never came (the caller crashed after recording
+// the result): a week is far past any restart that could still need them.
+void LocalExecutorImpl::RemoveStaleExitFiles() {
+  namespace fs = std::filesystem;
+  const auto cutoff = fs::file_time_type::clock::now() - kStaleExitFileAge;
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.state_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (p.extension() != ".exit" && p.extension() != ".tmp") continue;
+    std::error_code time_ec;
+    const auto mtime = fs::last_write_time(p, time_ec);
+    if (!time_ec && mtime < cutoff) fs::remove(p, time_ec);
+  }
+}
+
+void LocalExecutorImpl::Release(std::string_view id) {
+  if (id.empty()) return;
+  const std::string path = options_.state_dir + "/" + ExitFileName(id);
+  ::unlink(path.c_str());
 }
 
 }  // namespace

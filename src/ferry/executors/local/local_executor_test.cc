@@ -187,8 +187,12 @@ TEST_F(LocalExecutorTest, SuccessAndExitCodes) {
   ASSERT_TRUE(running);
   EXPECT_FALSE(running->attach_token.empty());
   EXPECT_LT(running->attach_token.size(), 512u);
-  // Exit files are removed once delivered.
-  EXPECT_TRUE(WaitUntil([&] { return ExitFiles().empty(); }));
+  // Exit files stay until the caller releases them.
+  EXPECT_EQ(ExitFiles().size(), 2u);
+  executor_->Release("ok");
+  executor_->Release("three");
+  executor_->Release("never-submitted");
+  EXPECT_TRUE(ExitFiles().empty());
   auto stats = executor_->Stats();
   EXPECT_EQ(stats.running, 0);
   EXPECT_EQ(stats.queued, 0);
@@ -567,7 +571,8 @@ TEST_F(LocalExecutorTest, ReattachToARunningTaskAfterShutdown) {
   EXPECT_EQ(end->exit_code, 3);
   EXPECT_EQ(ReadFile(spec.log_path), "done\n");
   EXPECT_EQ(recorder_.States("re"), (std::vector<TaskState>{TaskState::kRunning, TaskState::kFailed}));
-  EXPECT_TRUE(WaitUntil([&] { return ExitFiles().empty(); }));
+  executor_->Release("re");
+  EXPECT_TRUE(ExitFiles().empty());
   // No callback reached the first executor after its Shutdown.
   EXPECT_EQ(first.States("re"), (std::vector<TaskState>{TaskState::kRunning}));
 }
@@ -593,7 +598,35 @@ TEST_F(LocalExecutorTest, ReattachAfterTheTaskFinishedReportsItsRecordedState) {
   EXPECT_EQ(end->state, TaskState::kFailed);
   EXPECT_EQ(end->exit_code, 5);
   EXPECT_EQ(recorder_.States("fin"), (std::vector<TaskState>{TaskState::kFailed}));
-  EXPECT_TRUE(WaitUntil([&] { return !fs::exists(exit_file); }));
+  EXPECT_TRUE(fs::exists(exit_file));
+  executor_->Release("fin");
+  EXPECT_FALSE(fs::exists(exit_file));
+}
+
+// The window a crash can hit: the terminal state was delivered, but the
+// caller had not recorded it (no Release) when the server died. A restarted
+// executor still reports it.
+TEST_F(LocalExecutorTest, ATerminalStateDeliveredButNotReleasedIsReportedAgainAfterARestart) {
+  Recorder first;
+  auto a = Make();
+  ASSERT_NE(a, nullptr);
+  TaskSpec spec = Gated("unrec", "go-unrec", "exit 4");
+  ASSERT_TRUE(a->Submit(spec, first.Callback()).ok());
+  auto running = first.WaitState("unrec", TaskState::kRunning);
+  ASSERT_TRUE(running);
+  Open("go-unrec");
+  auto delivered = first.WaitTerminal("unrec");
+  ASSERT_TRUE(delivered);
+  EXPECT_EQ(delivered->exit_code, 4);
+  a->Shutdown();
+  a.reset();
+
+  Start();
+  ASSERT_TRUE(executor_->Reattach(spec, running->attach_token, recorder_.Callback()).ok());
+  auto again = recorder_.WaitTerminal("unrec");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->state, TaskState::kFailed);
+  EXPECT_EQ(again->exit_code, 4);
 }
 
 TEST_F(LocalExecutorTest, ReattachWithBadTokens) {
