@@ -34,6 +34,7 @@ class RegistryStore;
 namespace ferry::pipelines {
 class PipelineEngine;
 class CatalogStore;
+class Scheduler;
 }
 
 namespace ferry::api {
@@ -80,6 +81,8 @@ struct ApiServices {    // not owned; outlive the server
   // The KFP surface (/apis/v2beta1/...) is served when both are set.
   pipelines::PipelineEngine* pipelines = nullptr;
   pipelines::CatalogStore* pipeline_catalog = nullptr;
+  // Recurring runs (/apis/v2beta1/recurringruns) when also set.
+  pipelines::Scheduler* pipeline_schedules = nullptr;
 };
 
 class ApiServer {

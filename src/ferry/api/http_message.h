@@ -5,8 +5,8 @@
 // an HttpResponse, and the server writes it back. Handlers never touch
 // sockets, so routes and codecs are testable without a network.
 //
-// A response is either a complete body or, for watches, an EventStream that
-// the server drains as server-sent events until the stream ends.
+// A response is either a complete body or, for watches and followed logs,
+// an EventStream that the server drains until the stream ends.
 //
 // Thread-safety: plain values; an EventStream's methods say which thread
 // may call them.
@@ -50,6 +50,9 @@ class EventStream {
   // Appends the ready output (complete SSE events) to `out`. Returns false
   // when the stream has ended; `out` then holds its last output, if any.
   virtual bool Drain(std::string* out) = 0;
+  // The body's media type. Only text/event-stream gets keep-alive comments;
+  // any other type (a followed log, text/plain) is sent as raw bytes.
+  virtual std::string content_type() const { return "text/event-stream"; }
 };
 
 struct HttpRequest {
@@ -72,8 +75,8 @@ struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
-  // When set, the server answers 200 text/event-stream and streams from it;
-  // `body` is then unused.
+  // When set, the server answers 200 with the stream's content_type() and
+  // streams from it; `body` is then unused.
   std::shared_ptr<EventStream> stream;
 };
 

@@ -483,7 +483,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     exchange_.status = 200;
     stream_header_.emplace(http::status::ok, exchange_.version);
     for (const auto& [name, value] : response.headers.fields()) stream_header_->insert(name, value);
-    stream_header_->set(http::field::content_type, "text/event-stream");
+    stream_header_->set(http::field::content_type, events_->content_type());
     stream_header_->set(http::field::cache_control, "no-cache");
     stream_header_->set("X-Accel-Buffering", "no");  // proxies must not hold events back
     stream_header_->set("X-Request-Id", exchange_.request_id);
@@ -522,6 +522,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ArmKeepAlive() {
+    if (events_->content_type() != "text/event-stream") return;  // raw bytes: a comment would corrupt them
     keepalive_timer_.expires_after(core_.options.sse_keepalive);
     keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->state_ != State::kStreaming || self->writing_) return;

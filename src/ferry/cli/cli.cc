@@ -5,6 +5,7 @@
 
 #include "ferry/api/client/http_client.h"
 #include "ferry/cli/commands.h"
+#include "ferry/cli/pipeline_views.h"
 #include "ferry/cli/resource_client.h"
 #include "ferry/common/env.h"
 #include "ferry/common/names.h"
@@ -81,10 +82,12 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
   get->add_option("-l,--selector", get_options.selector, "Label selector, e.g. app=web,tier!=db");
   get->add_flag("-A,--all-namespaces", get_options.all_namespaces, "List across all namespaces");
   get->add_flag("-w,--watch", get_options.watch, "After listing, keep printing changes");
-  get->add_option("--experiment", get_options.experiment, "Runs: only those of this experiment (name or id)");
+  get->add_option("--experiment", get_options.experiment,
+                  "Runs (name or id), pipelineruns (name): only those of this experiment");
   get->add_option("--filter", get_options.filter,
                   "Experiments, runs, models: MLflow search filter, e.g. \"metrics.acc > 0.9\"");
-  get->add_option("--limit", get_options.limit, "Experiments, runs, models: show at most this many")
+  get->add_option("--limit", get_options.limit,
+                  "Experiments, runs, models, pipelineruns: show at most this many")
       ->check(CLI::PositiveNumber);
 
   DescribeOptions describe_options;
@@ -100,6 +103,34 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
       ->allow_extra_args(false);
   del->add_flag("--ignore-not-found", delete_options.ignore_not_found,
                 "Treat objects that do not exist as deleted");
+
+  RunPipelineOptions run_options;
+  auto* run = app.add_subcommand("run", "Run a compiled KFP pipeline (PipelineSpec YAML/JSON)");
+  run->add_option("pipeline", run_options.file, "Compiled pipeline file, or - for standard input")
+      ->required();
+  run->add_option("-p,--param", run_options.parameters,
+                  "Pipeline parameter name=value (converted to the declared type); repeatable")
+      ->allow_extra_args(false);
+  run->add_option("--experiment", run_options.experiment, "Experiment name (created when missing)");
+  run->add_option("--name", run_options.name, "Run name (default: the pipeline's name)");
+  run->add_flag("-w,--watch", run_options.watch,
+                "Print task state changes until the run ends; exit non-zero unless it succeeded");
+
+  LogsOptions logs_options;
+  auto* logs = app.add_subcommand("logs", "Print the logs of a pipeline run's tasks");
+  logs->add_option("run", logs_options.target, "The pipeline run: run/ID or ID")->required();
+  logs->add_option("task", logs_options.task, "Task name or path (default: every task, in order)");
+  logs->add_flag("-f,--follow", logs_options.follow, "Keep printing new output until the task (or run) ends");
+  logs->add_option("--limit-bytes", logs_options.limit_bytes, "Only the last N bytes already written")
+      ->check(CLI::PositiveNumber);
+
+  PipelineRunActionOptions cancel_options;
+  auto* cancel = app.add_subcommand("cancel", "Cancel pipeline runs (kills their running tasks)");
+  cancel->add_option("runs", cancel_options.targets, "Pipeline runs: run/ID or ID")->required();
+  PipelineRunActionOptions retry_options;
+  auto* retry =
+      app.add_subcommand("retry", "Retry failed or canceled pipeline runs (succeeded tasks are kept)");
+  retry->add_option("runs", retry_options.targets, "Pipeline runs: run/ID or ID")->required();
 
   for (const auto& command : external) {
     // Listed for --help only: the dispatch above runs it when it comes first.
@@ -165,6 +196,10 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
   if (get->parsed()) return RunGet(ctx, get_options);
   if (describe->parsed()) return RunDescribe(ctx, describe_options);
   if (del->parsed()) return RunDelete(ctx, delete_options);
+  if (run->parsed()) return RunPipeline(ctx, run_options);
+  if (logs->parsed()) return PipelineRunLogs(ctx, logs_options);
+  if (cancel->parsed()) return CancelPipelineRuns(ctx, cancel_options);
+  if (retry->parsed()) return RetryPipelineRuns(ctx, retry_options);
   return kExitUsage;
 }
 

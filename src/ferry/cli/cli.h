@@ -6,6 +6,10 @@
 //   ferry get KIND [NAME] [-o table|json|yaml] [-n NS | -A] [-l SELECTOR]
 //   ferry describe KIND NAME
 //   ferry delete KIND NAME
+//   ferry run PIPELINE.yaml [-p name=value]... [--experiment E] [--watch]
+//   ferry get pipelineruns | pipelinerun ID | run ID   (pipeline_views.h)
+//   ferry logs run/ID [TASK] [--follow]
+//   ferry cancel run/ID...   ferry retry run/ID...
 //   --server URL / FERRY_SERVER (default http://127.0.0.1:8080)
 //
 // Exit codes: 0 success, 1 the server refused or failed the request,

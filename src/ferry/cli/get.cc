@@ -1,6 +1,9 @@
+#include <algorithm>
+
 #include "ferry/cli/commands.h"
 #include "ferry/cli/commands_internal.h"
 #include "ferry/cli/output.h"
+#include "ferry/cli/pipeline_views.h"
 #include "ferry/cli/tracking_views.h"
 
 namespace ferry::cli {
@@ -84,10 +87,21 @@ class Printer {
 }  // namespace
 
 int RunGet(Context& ctx, const GetOptions& options) {
-  if (TrackingKind kind = TrackingKindOf(options.kind); kind != TrackingKind::kNone)
+  // Pipeline runs: their own kind, and `get run ID` when every ID is a
+  // pipeline run's UUID (tracking run ids have no dashes).
+  std::vector<std::string> names = options.names;
+  if (auto slash = options.kind.find('/'); slash != std::string::npos)
+    names.insert(names.begin(), options.kind.substr(slash + 1));
+  if (IsPipelineRunKind(options.kind)) return GetPipelineRuns(ctx, names, options);
+  if (TrackingKind kind = TrackingKindOf(options.kind); kind != TrackingKind::kNone) {
+    if (kind == TrackingKind::kRun && !names.empty() &&
+        std::all_of(names.begin(), names.end(), IsPipelineRunId))
+      return GetPipelineRuns(ctx, names, options);
     return GetTracking(ctx, kind, options.names, options);
+  }
   if (!options.experiment.empty() || !options.filter.empty() || options.limit != 0)
-    return internal::UsageError(ctx, "--experiment, --filter and --limit apply to experiments, runs and models only");
+    return internal::UsageError(
+        ctx, "--experiment, --filter and --limit apply to experiments, runs, models and pipelineruns only");
   internal::Target target;
   if (int rc = internal::ResolveTarget(ctx, options.kind, options.names, target); rc != kExitOk) return rc;
   const ApiResource& type = *target.type;

@@ -15,6 +15,10 @@ namespace {
 using api::client::PercentEncode;
 
 constexpr std::string_view kApi = "/api/2.0/mlflow/";
+constexpr std::string_view kKfpRuns = "/apis/v2beta1/runs/";
+// The tags a run logged from a pipeline task carries (python/ferry/tracking_context.py).
+constexpr std::string_view kPipelineRunIdTag = "ferry.pipeline_run_id";
+constexpr std::string_view kPipelineTaskTag = "ferry.pipeline_task";
 // Runs `get runs` shows unless --limit says otherwise.
 constexpr std::int64_t kDefaultRunLimit = 100;
 
@@ -364,7 +368,7 @@ std::string DescribeRunText(const Json& run, const Json& experiment, std::int64_
   if (!Member(info, "end_time").is_null())
     Line(out, "Duration", Duration(Int(info, "end_time") - Int(info, "start_time")));
   Line(out, "Artifacts", Text(info, "artifact_uri"));
-  Line(out, "Pipeline Run", TagValue(Member(data, "tags"), "ferry.pipeline_run_id"));
+  Line(out, "Pipeline Run", TagValue(Member(data, "tags"), kPipelineRunIdTag));
   // System tags (mlflow.*) are left out; a section with nothing to show is too.
   auto section = [&](std::string_view title, const Json& items, bool metric) {
     std::string lines;
@@ -400,7 +404,8 @@ std::string DescribeRunText(const Json& run, const Json& experiment, std::int64_
 }
 
 std::string DescribeModelText(const Json& model, const std::vector<Json>& versions,
-                              const std::map<std::string, Json>& runs, std::int64_t now_ms) {
+                              const std::map<std::string, Json>& runs,
+                              const std::map<std::string, Json>& pipeline_runs, std::int64_t now_ms) {
   std::string out;
   Line(out, "Name", Text(model, "name"));
   Line(out, "Description", Text(model, "description"));
@@ -458,8 +463,31 @@ std::string DescribeModelText(const Json& model, const std::vector<Json>& versio
     const Json& data = Member(it->second, "data");
     if (!Text(info, "run_name").empty()) out += " \"" + Text(info, "run_name") + "\"";
     out += " in experiment " + Text(info, "experiment_id") + "\n";
-    std::string pipeline = TagValue(Member(data, "tags"), "ferry.pipeline_run_id");
-    if (!pipeline.empty()) out += "      part of pipeline run " + pipeline + "\n";
+    std::string pipeline = TagValue(Member(data, "tags"), kPipelineRunIdTag);
+    if (!pipeline.empty()) {
+      std::string task = TagValue(Member(data, "tags"), kPipelineTaskTag);
+      out += "      part of pipeline run " + pipeline;
+      auto p = pipeline_runs.find(pipeline);
+      if (p != pipeline_runs.end() && !Text(p->second, "display_name").empty())
+        out += " \"" + Text(p->second, "display_name") + "\"";
+      if (p != pipeline_runs.end() && !Text(p->second, "state").empty())
+        out += " (" + Text(p->second, "state") + ")";
+      if (!task.empty()) out += ", task " + task;
+      out += "\n";
+      // The artifacts the logging task consumed, as KFP lists them: input
+      // name -> {artifact_ids: [uri, ...]}.
+      if (p != pipeline_runs.end() && !task.empty()) {
+        for (const Json& t : Array(Member(p->second, "run_details"), "task_details")) {
+          if (Text(t, "task_id") != task) continue;
+          const Json& inputs = Member(t, "inputs");
+          if (!inputs.is_object()) break;
+          for (const auto& [name, list] : inputs.items())
+            for (const Json& uri : Array(list, "artifact_ids"))
+              if (uri.is_string()) out += "      <- artifact " + name + " " + uri.get<std::string>() + "\n";
+          break;
+        }
+      }
+    }
     for (const Json& input : Array(Member(it->second, "inputs"), "dataset_inputs")) {
       const Json& d = Member(input, "dataset");
       out += "      <- dataset " + Text(d, "name") + "@" + Text(d, "digest");
@@ -557,7 +585,16 @@ int DescribeTracking(Context& ctx, TrackingKind kind, const std::vector<std::str
         if (!run.ok()) return internal::ReportUnreachable(ctx, run.status());
         if (run->ok()) runs[run_id] = Member(run->body, "run");
       }
-      text = DescribeModelText(model, versions, runs, now_ms);
+      // One KFP call per pipeline run; lineage without it still names the run.
+      std::map<std::string, Json> pipeline_runs;
+      for (const auto& [run_id, run] : runs) {
+        std::string pipeline = TagValue(Member(Member(run, "data"), "tags"), kPipelineRunIdTag);
+        if (pipeline.empty() || pipeline_runs.contains(pipeline)) continue;
+        auto reply = ctx.client->Call("GET", std::string(kKfpRuns) + PercentEncode(pipeline), nullptr);
+        if (!reply.ok()) return internal::ReportUnreachable(ctx, reply.status());
+        if (reply->ok()) pipeline_runs[pipeline] = reply->body;
+      }
+      text = DescribeModelText(model, versions, runs, pipeline_runs, now_ms);
     }
     if (!first) *ctx.out << "\n\n";
     first = false;

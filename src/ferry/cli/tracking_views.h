@@ -6,7 +6,9 @@
 //
 // `describe model` also shows lineage (DESIGN.md §7): for every version, the
 // run that produced it, that run's experiment and input datasets, and the
-// pipeline run it belongs to (the run's `ferry.pipeline_run_id` tag).
+// pipeline run it belongs to (the run's `ferry.pipeline_run_id` tag) with
+// its name and state and the input artifacts of the task that logged the
+// run (the `ferry.pipeline_task` tag), read from the KFP API.
 //
 // The fetching functions print server errors and return the CLI's exit
 // codes; the rendering functions are pure, so they are unit-tested alone.
@@ -44,9 +46,11 @@ std::vector<TableRow> ModelTable(const std::vector<Json>& models, std::int64_t n
 
 // What `describe model` prints: the registered model, its versions (newest
 // first), aliases, and each version's lineage from `runs` (run id -> the
-// run object, absent when the run is unknown).
+// run object, absent when the run is unknown) and `pipeline_runs` (pipeline
+// run id -> the KFP v2beta1 run with its run_details, absent when unknown).
 std::string DescribeModelText(const Json& model, const std::vector<Json>& versions,
-                              const std::map<std::string, Json>& runs, std::int64_t now_ms);
+                              const std::map<std::string, Json>& runs,
+                              const std::map<std::string, Json>& pipeline_runs, std::int64_t now_ms);
 std::string DescribeRunText(const Json& run, const Json& experiment, std::int64_t now_ms);
 std::string DescribeExperimentText(const Json& experiment, std::int64_t run_count, std::int64_t now_ms);
 

@@ -63,7 +63,7 @@ TEST(DescribeModelTest, ShowsVersionsAliasesAndLineage) {
     "info": {"run_id": "r2", "run_name": "train", "experiment_id": "7"},
     "data": {"tags": [{"key": "ferry.pipeline_run_id", "value": "pr-42"}]},
     "inputs": {"dataset_inputs": [{"dataset": {"name": "iris", "digest": "d1", "source_type": "code"}}]}})");
-  std::string text = DescribeModelText(model, versions, runs, kNowMs);
+  std::string text = DescribeModelText(model, versions, runs, {}, kNowMs);
   EXPECT_NE(text.find("Name:           iris\n"), std::string::npos) << text;
   EXPECT_NE(text.find("champion -> version 2"), std::string::npos) << text;
   // Newest version first, in the table and in the lineage.
@@ -75,6 +75,36 @@ TEST(DescribeModelTest, ShowsVersionsAliasesAndLineage) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("version 1 <- run r1 (not found)"), std::string::npos) << text;
+}
+
+TEST(DescribeModelTest, LineageFollowsThePipelineRunToTheTasksInputArtifacts) {
+  Json model = {{"name", "wine"}};
+  std::vector<Json> versions = {Json::parse(R"({"version": "1", "run_id": "r1"})")};
+  std::map<std::string, Json> runs;
+  runs["r1"] = Json::parse(R"({
+    "info": {"run_id": "r1", "experiment_id": "2"},
+    "data": {"tags": [{"key": "ferry.pipeline_run_id", "value": "pr-7"},
+                      {"key": "ferry.pipeline_task", "value": "root/train"}]}})");
+  std::map<std::string, Json> pipeline_runs;
+  pipeline_runs["pr-7"] = Json::parse(R"({
+    "run_id": "pr-7", "display_name": "wine-pipeline", "state": "SUCCEEDED",
+    "run_details": {"task_details": [
+      {"task_id": "root/preprocess", "inputs": {"raw": {"artifact_ids": ["/a/raw"]}}},
+      {"task_id": "root/train", "inputs": {"test_data": {"artifact_ids": ["/a/test"]},
+                                           "train_data": {"artifact_ids": ["/a/train"]},
+                                           "odd": {"artifact_ids": [7]}, "bad": 3}}]}})");
+  std::string text = DescribeModelText(model, versions, runs, pipeline_runs, kNowMs);
+  EXPECT_NE(text.find("version 1 <- run r1 in experiment 2\n"
+                      "      part of pipeline run pr-7 \"wine-pipeline\" (SUCCEEDED), task root/train\n"
+                      "      <- artifact test_data /a/test\n"
+                      "      <- artifact train_data /a/train\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("/a/raw"), std::string::npos) << text;
+
+  // A pipeline run the KFP API no longer knows: the lineage still names it.
+  text = DescribeModelText(model, versions, runs, {}, kNowMs);
+  EXPECT_NE(text.find("      part of pipeline run pr-7, task root/train\n"), std::string::npos) << text;
 }
 
 TEST(DescribeRunTest, HidesSystemTagsAndShowsInputsAndOutputs) {

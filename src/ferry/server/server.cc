@@ -3,8 +3,10 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "ferry/api/api_server.h"
 #include "ferry/artifacts/artifact_store.h"
@@ -15,6 +17,7 @@
 #include "ferry/pipelines/catalog_store.h"
 #include "ferry/pipelines/engine.h"
 #include "ferry/pipelines/python_env.h"
+#include "ferry/pipelines/schedules.h"
 #include "ferry/registry/registry_store.h"
 #include "ferry/server/data_dir_lock.h"
 #include "ferry/server/options.h"
@@ -90,18 +93,41 @@ int Main(int argc, char** argv) {
   auto executor = executors::LocalExecutor::Create(executor_options);
   if (!executor.ok()) return Fail(executor.status().WithContext("starting the local executor"));
   pipelines::PythonEnvs python_envs({options.task_python, options.data_dir + "/pipelines/envs"});
+  // Tasks start from the server's environment plus MLFLOW_TRACKING_URI
+  // naming this server, so mlflow code in a task logs here with no
+  // configuration (a component's own env still wins). With --listen port 0
+  // the URL is known only once the API is bound, after the engine opens.
+  struct {
+    std::mutex mu;
+    std::string url;
+  } tracking_uri;
+  if (!options.listen.ends_with(":0")) tracking_uri.url = "http://" + options.listen;
   pipelines::EngineOptions engine_options;
   engine_options.data_dir = options.data_dir;
   engine_options.enable_caching = options.pipeline_cache;
-  engine_options.prepare_command = [&python_envs](const std::vector<std::string>& argv,
-                                                  const std::string& work_dir) -> Result<pipelines::PreparedCommand> {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view kv(*entry);
+    const std::size_t eq = kv.find('=');
+    if (eq != std::string_view::npos && eq > 0)
+      engine_options.base_env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  engine_options.prepare_command = [&python_envs, &tracking_uri](
+                                       const std::vector<std::string>& argv,
+                                       const std::string& work_dir) -> Result<pipelines::PreparedCommand> {
     ASSIGN_OR_RETURN(pipelines::LocalInvocation local, python_envs.Prepare(argv, work_dir));
+    std::lock_guard<std::mutex> lock(tracking_uri.mu);
+    if (!tracking_uri.url.empty()) local.extra_env["MLFLOW_TRACKING_URI"] = tracking_uri.url;
     return pipelines::PreparedCommand{std::move(local.argv), std::move(local.extra_env)};
   };
   auto engine = pipelines::PipelineEngine::Open(db->get(), Env::Default(), executor->get(), engine_options);
   if (!engine.ok()) return Fail(engine.status().WithContext("opening the pipeline engine"));
   auto catalog = pipelines::CatalogStore::Open(db->get(), Env::Default());
   if (!catalog.ok()) return Fail(catalog.status().WithContext("opening the pipeline catalog"));
+  // Recurring runs fire through the engine; the scheduler resumes (and
+  // catches up) from the store.
+  auto schedules = pipelines::Scheduler::Open(db->get(), Env::Default(), engine->get(), catalog->get());
+  if (!schedules.ok()) return Fail(schedules.status().WithContext("opening the recurring-run scheduler"));
+  (*schedules)->Start();
 
   store::ResourceTypes types;
   store::RegisterCoreTypes(types);
@@ -121,8 +147,13 @@ int Main(int argc, char** argv) {
   services.artifacts = artifacts->get();
   services.pipelines = engine->get();
   services.pipeline_catalog = catalog->get();
+  services.pipeline_schedules = schedules->get();
   auto api = api::ApiServer::Start(api_options, services);
   if (!api.ok()) return Fail(api.status());
+  {
+    std::lock_guard<std::mutex> lock(tracking_uri.mu);
+    tracking_uri.url = (*api)->url();
+  }
 
   LogEvent(spdlog::level::info, "ferry server ready",
            {{"url", (*api)->url()},
@@ -140,6 +171,7 @@ int Main(int argc, char** argv) {
   (*api)->Shutdown(std::chrono::milliseconds(static_cast<long>(options.drain_timeout_seconds * 1000)));
   // The engine stops scheduling before the executor detaches; running
   // tasks keep running and the next start re-attaches them.
+  (*schedules)->Stop();
   (*engine)->Shutdown();
   (*executor)->Shutdown();
   LogEvent(spdlog::level::info, "ferry server stopped");

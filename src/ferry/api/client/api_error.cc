@@ -63,6 +63,12 @@ ApiError ParseApiError(const HttpResponse& response) {
       error.code = code->get<std::string>();
       if (msg != parsed->end() && msg->is_string()) error.message = msg->get<std::string>();
     }
+    // The KFP surface's (grpc-gateway's) shape: {"code": 3, "message": "..."}.
+    auto grpc_code = parsed->find("code");
+    if (error.code.empty() && grpc_code != parsed->end() && grpc_code->is_number_integer() &&
+        msg != parsed->end() && msg->is_string()) {
+      error.message = msg->get<std::string>();
+    }
   }
   if (error.code.empty()) error.code = CodeForHttpStatus(response.status);
   if (error.message.empty()) {

@@ -21,7 +21,8 @@ struct ApiError {
 
 // Reads the error from a non-2xx response: the native shape, or MLflow's
 // `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}` (the code is
-// then MLflow's). A body that is neither
+// then MLflow's), or KFP's `{"code": 3, "message": "..."}` (the code is then
+// named after the HTTP status). A body that is neither
 // (a proxy's HTML page, say) still gives a code named after the HTTP
 // status and its first line of text as the message.
 ApiError ParseApiError(const HttpResponse& response);

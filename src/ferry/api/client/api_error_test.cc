@@ -27,6 +27,12 @@ TEST(ApiErrorTest, KeepsApiLevelCodes) {
   EXPECT_EQ(e.field, "");
 }
 
+TEST(ApiErrorTest, ReadsTheKfpShape) {
+  ApiError e = ParseApiError(Response(400, R"({"code":3,"message":"unknown parameter 'x'","details":[]})"));
+  EXPECT_EQ(e.code, "BadRequest");
+  EXPECT_EQ(e.message, "unknown parameter 'x'");
+}
+
 TEST(ApiErrorTest, FallsBackForForeignBodies) {
   ApiError html = ParseApiError(Response(502, "<html>Bad Gateway</html>\nmore"));
   EXPECT_EQ(html.code, "Internal");

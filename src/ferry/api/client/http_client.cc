@@ -51,6 +51,9 @@ struct HttpClient::Transfer {
   bool decided = false;
   bool events = false;
   Status stream_status;
+  // StreamBody: raw 2xx body pieces go here instead of the parser.
+  const std::function<bool(std::string_view)>* on_chunk = nullptr;
+  bool chunk_stopped = false;
 
   static size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
@@ -84,6 +87,13 @@ struct HttpClient::Transfer {
       t->decided = true;
       t->events = t->response.status >= 200 && t->response.status < 300 &&
                   ToLower(t->response.Header("content-type")).rfind("text/event-stream", 0) == 0;
+    }
+    if (t->on_chunk != nullptr && t->response.status >= 200 && t->response.status < 300) {
+      if (!(*t->on_chunk)(chunk)) {
+        t->chunk_stopped = true;
+        return 0;  // aborts the transfer
+      }
+      return chunk.size();
     }
     if (t->events) {
       t->stream_status = t->parser->Feed(chunk);
@@ -159,6 +169,13 @@ Result<HttpResponse> HttpClient::Stream(std::string_view path, const Headers& he
   return Perform(transfer, "GET", path, {}, with_accept, /*stream=*/true);
 }
 
+Result<HttpResponse> HttpClient::StreamBody(std::string_view path, const Headers& headers,
+                                            const std::function<bool(std::string_view)>& on_chunk) {
+  Transfer transfer;
+  transfer.on_chunk = &on_chunk;
+  return Perform(transfer, "GET", path, {}, headers, /*stream=*/true);
+}
+
 Result<HttpResponse> HttpClient::Perform(Transfer& t, std::string_view method, std::string_view path,
                                          std::string_view body, const Headers& headers, bool stream) {
   if (!base_url_status_.ok()) return base_url_status_;
@@ -224,6 +241,7 @@ Result<HttpResponse> HttpClient::Perform(Transfer& t, std::string_view method, s
     }
     if (!t.stream_status.ok()) return t.stream_status.WithContext("stream from " + url);
     if (t.parser && t.parser->stopped()) return std::move(t.response);
+    if (t.chunk_stopped) return std::move(t.response);
   }
 
   std::string detail;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -69,6 +70,13 @@ class HttpClient {
   // with the body read whole and no event delivered.
   Result<HttpResponse> Stream(std::string_view path, const Headers& headers,
                               const SseParser::EventCallback& on_event);
+
+  // GETs a resource whose body arrives over time (a followed log) and calls
+  // `on_chunk` with each piece of a 2xx body as it arrives, until the server
+  // ends the body or `on_chunk` returns false. Any other status is returned
+  // with the body read whole and no chunk delivered.
+  Result<HttpResponse> StreamBody(std::string_view path, const Headers& headers,
+                                  const std::function<bool(std::string_view)>& on_chunk);
 
   const std::string& base_url() const { return base_url_; }
 

@@ -17,6 +17,8 @@ Status AddKfpRoutes(Router& router, const ApiServices& services) {
   RETURN_IF_ERROR(AddExperimentRoutes(router, services));
   RETURN_IF_ERROR(AddPipelineRoutes(router, services));
   RETURN_IF_ERROR(AddRunRoutes(router, services));
+  RETURN_IF_ERROR(AddRecurringRunRoutes(router, services));
+  RETURN_IF_ERROR(AddLogRoutes(router, services));
 
   // Anything else under /apis/ answers in KFP's shape; every route above is
   // more specific, so it still wins.

@@ -22,5 +22,9 @@ Status AddKfpRoutes(Router& router, const ApiServices& services);
 Status AddExperimentRoutes(Router& router, const ApiServices& services);  // experiments.cc
 Status AddPipelineRoutes(Router& router, const ApiServices& services);    // pipelines.cc
 Status AddRunRoutes(Router& router, const ApiServices& services);         // runs.cc
+// Added when ApiServices has pipeline_schedules.
+Status AddRecurringRunRoutes(Router& router, const ApiServices& services);  // recurring_runs.cc
+// GET /api/v1/namespaces/{ns}/pipelineruns/{run_id}/log: task logs, native-style.
+Status AddLogRoutes(Router& router, const ApiServices& services);         // logs.cc
 
 }  // namespace ferry::api::kfp
