@@ -463,7 +463,7 @@ TEST(PythonEnvsTest, FailedInstallLeavesNothing) {
   Result<std::string> python = envs.EnsureEnv({"ferry-no-such-package-xyz==1.0"}, {});
   ASSERT_FALSE(python.ok());
   EXPECT_EQ(python.status().code(), StatusCode::kFailedPrecondition);
-  const std::string& message = python.status().message();
+  const std::string message = python.status().message();
   EXPECT_NE(message.find("ferry-no-such-package-xyz==1.0"), std::string::npos) << message;
   EXPECT_NE(message.find("No matching distribution found"), std::string::npos) << message;
   for (const auto& entry : fs::directory_iterator(envs_dir)) {
