@@ -103,7 +103,7 @@ def test_task_logs_to_a_run_tagged_with_the_pipeline_run_and_lineage_shows_it(se
     mlflow_run_id = logger["output_parameters"]["Output"]
 
     # The task's run is on this server, found by the tag as any MLflow user would search for it.
-    client = MlflowClient(tracking_uri=server.url)
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     experiment = client.get_experiment_by_name("pipeline-tracking")
     assert experiment is not None
     found = client.search_runs([experiment.experiment_id],

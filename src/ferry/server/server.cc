@@ -108,8 +108,12 @@ int Main(int argc, char** argv) {
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view kv(*entry);
     const std::size_t eq = kv.find('=');
-    if (eq != std::string_view::npos && eq > 0)
-      engine_options.base_env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    if (eq == std::string_view::npos || eq == 0) continue;
+    // Where the server's own environment points mlflow is not where its
+    // tasks log: they get this server (below), and the registry follows.
+    const std::string_view name = kv.substr(0, eq);
+    if (name == "MLFLOW_TRACKING_URI" || name == "MLFLOW_REGISTRY_URI") continue;
+    engine_options.base_env[std::string(name)] = std::string(kv.substr(eq + 1));
   }
   engine_options.prepare_command = [&python_envs, &tracking_uri](
                                        const std::vector<std::string>& argv,
