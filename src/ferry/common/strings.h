@@ -16,6 +16,12 @@ namespace ferry {
 // code point in *cp when cp is not null; 0 if the bytes there are not one.
 std::size_t DecodeUtf8(std::string_view text, std::size_t i, char32_t* cp = nullptr);
 
+// Appends the UTF-8 encoding of cp (at most U+10FFFF).
+void AppendUtf8(std::string& out, char32_t cp);
+
+// Value 0-15 of the hex digit c, or -1.
+int HexDigit(char c);
+
 // Offset of the first byte that is not well-formed UTF-8, or npos.
 std::size_t FindInvalidUtf8(std::string_view text);
 
