@@ -3,6 +3,7 @@ restart on the same data dir. The run continues from the store: succeeded tasks 
 the running task is re-attached (it ran once), and finished runs keep their outputs.
 """
 import signal
+import time
 from pathlib import Path
 
 import kfp
@@ -84,6 +85,46 @@ def test_kill9_mid_run_then_restart_completes(tmp_path: Path, finish_while_down:
                                                                    "last": "SUCCEEDED"}
         assert tasks["first"]["attempt"] == 1, tasks["first"]
         assert tasks["last"]["output_parameters"]["Output"] == "first-done"
+    finally:
+        srv.stop(signal.SIGKILL)
+        print("--- stderr of the last server ---\n" + "".join(srv.stderr_lines[-100:]))
+
+
+@dsl.container_component
+def marked(out_dir: str, seconds: float):
+    return dsl.ContainerSpec(image="alpine:3.19", command=["sh", "-c"],
+                             args=['echo started >> "$0/shell.started"; sleep "$1"; '
+                                   'echo finished >> "$0/shell.finished"', out_dir, seconds])
+
+
+@dsl.pipeline(name="recovery-shell")
+def shell_recovery(out_dir: str, seconds: float = 2.0):
+    marked(out_dir=out_dir, seconds=seconds).set_caching_options(False)
+
+
+def test_kill9_the_moment_a_task_starts_does_not_run_it_twice(tmp_path: Path) -> None:
+    """The kill lands within milliseconds of the task's start, before the server has stored anything
+    about its process (the attach token is committed up to 200 ms later, the submit precedes its
+    commit). The restarted server adopts the process by its execution id."""
+    data = tmp_path / "data"
+    out = tmp_path / "out"
+    out.mkdir()
+    srv = pipeline_server(data)
+    try:
+        package = compile_pipeline(shell_recovery, tmp_path / "recovery-shell.yaml")
+        run_id = kfp.Client(host=srv.url).create_run_from_pipeline_package(
+            str(package), arguments={"out_dir": str(out), "seconds": 2.0}).run_id
+        deadline = time.monotonic() + 60
+        while not (out / "shell.started").exists():
+            assert time.monotonic() < deadline, "the task did not start"
+            time.sleep(0.002)
+        srv.kill9()
+        srv = pipeline_server(data)
+        run = wait_run(kfp.Client(host=srv.url), run_id)
+        assert run.state == "SUCCEEDED", run_error(srv, run)
+        assert read_lines(out / "shell.started") == ["started"]
+        assert read_lines(out / "shell.finished") == ["finished"]
+        assert leaf_tasks(srv, run_id)["marked"]["attempt"] == 1
     finally:
         srv.stop(signal.SIGKILL)
         print("--- stderr of the last server ---\n" + "".join(srv.stderr_lines[-100:]))

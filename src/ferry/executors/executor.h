@@ -75,6 +75,11 @@ class Executor {
   // if it still runs, reports kRunning and later its terminal state; if it
   // finished meanwhile, reports the terminal state it recorded; if nothing
   // can be known, kLost.
+  // An empty token finds the task by spec.id alone, for a caller that
+  // crashed after Submit and before it stored the token: NotFound if no
+  // process of that id was started (or the executor cannot tell; then the
+  // caller submits it), else as above. Ids must therefore not be reused
+  // before Release.
   virtual Status Reattach(const TaskSpec& spec, std::string_view attach_token,
                           UpdateCallback on_update) = 0;
   virtual Status Cancel(std::string_view id) = 0;  // NotFound if unknown/finished

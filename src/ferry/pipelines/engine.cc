@@ -17,9 +17,11 @@
 // any dependant starts, and a crash at any point leaves a state that Open()
 // resumes from. The attach token of a kRunning update rides along with the
 // run's next commit, or is committed on its own 200 ms later: a short task
-// thus costs one commit, not two (a crash inside that window makes recovery
-// start the attempt again instead of re-attaching; the attempt count is
-// unchanged).
+// thus costs one commit, not two. A crash before the token (or the submit
+// itself) was committed loses nothing either: an attempt's executor id is
+// fixed by (run, task, attempt), and a recovered run asks the executor for
+// that id before it launches the attempt (Reattach with no token), so it
+// adopts the process an earlier server started instead of running it twice.
 //
 // Per event the work is proportional to what the event touches: each Node
 // keeps a count of unfinished upstream tasks per child; a ParallelFor keeps
@@ -129,6 +131,10 @@ std::string CacheKey(const ComponentSpec& component, const ContainerSpec& contai
   }
   key["artifacts"] = arts;
   return Sha256Hex(key.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+std::string ExecutionId(std::string_view run_id, std::string_view path, int attempt) {
+  return "kfp-" + std::string(run_id) + "-" + Sha256Hex(path).substr(0, 16) + "-" + std::to_string(attempt);
 }
 
 double RetryBackoffSeconds(const RetryPolicy& policy, int failed_attempt) {
@@ -344,7 +350,7 @@ struct CacheEntry {
   std::string key, outputs, path;
 };
 
-struct ActiveRun {
+struct ActiveRun : std::enable_shared_from_this<ActiveRun> {
   RunMeta meta;  // immutable after load, except state/error/finished/revision (under db_mu)
   PipelineSpec spec;
   std::map<const ComponentSpec*, std::unique_ptr<DagPlan>> plans;
@@ -369,6 +375,9 @@ struct ActiveRun {
   std::vector<Launch> launches;
   std::vector<std::string> cancels;
   bool canceling = false;  // the step has applied a cancel
+  // Loaded by Recover: a launch may find the process an earlier server
+  // started for it but did not live to record (LaunchAttempt adopts it).
+  bool recovered = false;
 
   std::mutex q_mu;
   std::deque<Event> events;
@@ -659,6 +668,7 @@ class EngineImpl final : public PipelineEngine {
   void RunImporter(ActiveRun& run, Node* n);
   void StartContainer(ActiveRun& run, Node* n);
   void LaunchAttempt(ActiveRun& run, Node* n, bool new_attempt);
+  executors::UpdateCallback TaskCallback(ActiveRun& run, const std::string& path, const std::string& id);
   void OnAttemptEnd(ActiveRun& run, Node* n, const executors::TaskUpdate& u);
   void AttemptFailed(ActiveRun& run, Node* n, const std::string& message);
   void ApplyCancel(ActiveRun& run);
@@ -725,30 +735,34 @@ void EngineImpl::Step(const std::shared_ptr<ActiveRun>& run) {
   }
 }
 
+executors::UpdateCallback EngineImpl::TaskCallback(ActiveRun& run, const std::string& path,
+                                                   const std::string& id) {
+  std::weak_ptr<ActiveRun> weak = run.weak_from_this();
+  auto target = target_;
+  return [target, weak, path, id](const executors::TaskUpdate& u) {
+    Event e;
+    e.type = Event::Type::kUpdate;
+    e.path = path;
+    e.exec_id = id;
+    e.update = u;
+    Post(target, weak, std::move(e));
+  };
+}
+
 void EngineImpl::Act(const std::shared_ptr<ActiveRun>& run) {
   // Submits go out before the step's commit, so the executor starts the
   // processes while the commit waits for the disk (one fsync per step was
   // most of a short task's overhead). A crash inside that window leaves a
-  // process the store does not know yet: after a restart its task starts
-  // again, as a task does whose attach token was not yet committed (see
-  // engine.h, Durability).
+  // process the store does not know yet; the recovered run adopts it by its
+  // execution id (LaunchAttempt).
   for (;;) {
     std::vector<Launch> launches;
     launches.swap(run->launches);
     std::vector<std::string> cancels;
     cancels.swap(run->cancels);
     for (Launch& l : launches) {
-      std::weak_ptr<ActiveRun> weak = run;
-      auto target = target_;
-      std::string path = l.path, id = l.spec.id;
-      auto cb = [target, weak, path, id](const executors::TaskUpdate& u) {
-        Event e;
-        e.type = Event::Type::kUpdate;
-        e.path = path;
-        e.exec_id = id;
-        e.update = u;
-        Post(target, weak, std::move(e));
-      };
+      const std::string id = l.spec.id;
+      auto cb = TaskCallback(*run, l.path, id);
       Status s = l.reattach ? executor_->Reattach(l.spec, l.token, cb) : executor_->Submit(l.spec, cb);
       if (!s.ok()) {
         auto it = run->nodes.find(l.path);
@@ -1545,8 +1559,29 @@ void EngineImpl::LaunchAttempt(ActiveRun& run, Node* n, bool new_attempt) {
   MarkDirty(run, n);
   if (n->started == 0) n->started = env_->NowMicros();
 
-  ExecutionContext ctx = Context(run, n);
   std::string work = WorkDir(run, n);
+  // One id per (run, task, attempt): after a crash that came between the
+  // submit and its commit, the same attempt gets the same id, and the
+  // executor still knows the process an earlier server started for it.
+  const std::string id = internal::ExecutionId(run.meta.run_id, n->path, n->attempt);
+  if (run.recovered) {
+    executors::TaskSpec known;
+    known.id = id;
+    known.working_dir = work;
+    known.log_path = work + "/task.log";
+    Status adopted = executor_->Reattach(known, "", TaskCallback(run, n->path, id));
+    if (adopted.ok()) {
+      n->exec_id = id;
+      n->log_path = known.log_path;
+      return;
+    }
+    if (adopted.code() != StatusCode::kNotFound) {
+      LogEvent(spdlog::level::warn, "pipeline task: cannot look for an earlier process",
+               {{"run_id", run.meta.run_id}, {"task", n->path}, {"error", adopted.ToString()}});
+    }
+  }
+
+  ExecutionContext ctx = Context(run, n);
   std::error_code ec;
   fs::remove_all(work, ec);
   fs::create_directories(work + "/outputs", ec);
@@ -1587,8 +1622,7 @@ void EngineImpl::LaunchAttempt(ActiveRun& run, Node* n, bool new_attempt) {
     Finish(run, n, RunState::kFailed, "the container has an empty command");
     return;
   }
-  n->exec_id = "kfp-" + run.meta.run_id + "-" + Sha256Hex(n->path).substr(0, 12) + "-" +
-               std::to_string(n->attempt) + "-" + std::to_string(env_->Random64() % 1000000);
+  n->exec_id = id;
   n->log_path = work + "/task.log";
   spec.id = n->exec_id;
   spec.env = options_.base_env;
@@ -1761,6 +1795,7 @@ Status EngineImpl::Recover() {
           {meta.run_id, "cannot recover: " + run.status().message(), env_->NowMicros()}));
       continue;
     }
+    (*run)->recovered = true;
     Activate(*run, meta.state == RunState::kCanceling);
   }
   return Status::OK();
@@ -1948,8 +1983,8 @@ Status EngineImpl::RetryRun(std::string_view run_id) {
   ASSIGN_OR_RETURN(store::Rows text, db_->Query("SELECT pipeline_text FROM pipeline_runs WHERE run_id = $1",
                                                 {meta.run_id}));
   if (text.empty()) return NotFound("pipeline run '" + meta.run_id + "' not found");
-  ASSIGN_OR_RETURN(store::Rows rows, db_->Query("SELECT path, parent_path, state, kind FROM pipeline_tasks "
-                                                "WHERE run_id = $1",
+  ASSIGN_OR_RETURN(store::Rows rows, db_->Query("SELECT path, parent_path, state, kind, attempt "
+                                                "FROM pipeline_tasks WHERE run_id = $1",
                                                 {meta.run_id}));
   // Keep succeeded tasks and the DAGs above them (they go back to RUNNING);
   // every other task row goes, so it is created and run afresh.
@@ -1984,6 +2019,15 @@ Status EngineImpl::RetryRun(std::string_view run_id) {
                    {meta.run_id})
         .status();
   }));
+  // The re-created tasks count their attempts from 1 again, under the ids of
+  // the earlier attempts: whatever the executor still keeps of those (a
+  // Release lost with a crash) must not be taken for the new ones.
+  for (const store::Row& r : rows) {
+    if (r.Text(2) == "SUCCEEDED" || r.Text(3) != KindName(NodeKind::kContainer)) continue;
+    for (std::int64_t a = 1; a <= r.Int(4); ++a) {
+      executor_->Release(internal::ExecutionId(meta.run_id, r.Text(0), static_cast<int>(a)));
+    }
+  }
   ASSIGN_OR_RETURN(meta, LoadRunMeta(run_id));
   ASSIGN_OR_RETURN(auto run, LoadActiveRun(meta, text[0].Text(0)));
   Activate(run, false);

@@ -26,13 +26,15 @@
 // transaction, issued right after the step's submits (the executor starts
 // the processes while the commit waits for the disk), and a run's steps are
 // serial, so the store always holds a prefix of what happened. A crash
-// between a submit and its commit leaves a process the store does not know:
-// after a restart that task starts again, as a task whose attach token was
-// not yet committed does. Open() recovers: non-terminal runs
-// continue; tasks that were running are re-attached through the executor
-// (Reattach with the stored token) or, when lost, retried per their retry
-// policy (counting the lost attempt) or failed. A task whose success was
-// committed never re-runs.
+// between a submit and its commit leaves a process the store does not know
+// (or knows without its attach token); an attempt's executor id is fixed by
+// (run, task path, attempt), so the recovered run finds that process by id
+// (Reattach with no token) before launching the attempt, and adopts it.
+// Open() recovers: non-terminal runs continue; tasks that were running are
+// re-attached through the executor (with the stored token, or by id) or,
+// when lost, retried per their retry policy (counting the lost attempt) or
+// failed. A task whose success was committed never re-runs, and no attempt
+// runs twice.
 //
 // Caching (KFP semantics): key = SHA-256 over the canonical JSON of the
 // component's interface, its executor (image, command, args) and the

@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/common/json.h"
@@ -23,6 +24,11 @@ std::string CacheKey(const ComponentSpec& component, const ContainerSpec& contai
 // Delay before attempt `failed_attempt + 1`: backoff_seconds *
 // backoff_factor^(failed_attempt - 1), capped by backoff_max_seconds.
 double RetryBackoffSeconds(const RetryPolicy& policy, int failed_attempt);
+
+// The executor task id of one attempt of a task: "kfp-<run id>-<16 hex
+// digits of SHA-256(path)>-<attempt>". The same for the same attempt, so a
+// recovered run finds a process started before a crash (engine.h).
+std::string ExecutionId(std::string_view run_id, std::string_view path, int attempt);
 
 // An artifact as stored and reported: {name, uri, type: {schemaTitle,
 // schemaVersion}, metadata}; the reverse tolerates anything (missing or

@@ -475,6 +475,31 @@ TEST_P(EngineTest, RecoversATaskThatFinishedWhileDown) {
   EXPECT_EQ(Task(d, "root/add-step").outputs.at("out"), 42);
 }
 
+// The crash window between a submit and its commit: the process runs, but
+// the store still says the task never started. The recovered run finds the
+// process by its execution id instead of starting the task a second time.
+TEST_P(EngineTest, RecoveryAdoptsATaskWhoseStartWasNeverCommitted) {
+  std::string log = dir_ + "/sleep.log", counter = dir_ + "/counter";
+  std::string id = Submit(E("sleeper"), {{"log", log}, {"counter", counter}, {"seconds", 1.0}});
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (CountLines(log, "start") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(CountLines(log, "start"), 1);
+  CloseAll();
+  ASSERT_TRUE(tdb_->db()
+                  .Exec("UPDATE pipeline_tasks SET state = 'PENDING', attempt = 0, attach_token = '', "
+                        "executor_task_id = '', started_at = 0 WHERE run_id = $1 AND path = 'root/sleep-step'",
+                        {id})
+                  .ok());
+  OpenAll();
+  RunDetail d = WaitDone(id);
+  ASSERT_EQ(d.run.state, RunState::kSucceeded) << Dump(d);
+  EXPECT_EQ(CountLines(log, "start"), 1);
+  EXPECT_EQ(CountLines(log, "end"), 1);
+  EXPECT_EQ(Task(d, "root/sleep-step").attempt, 1);
+  EXPECT_EQ(Task(d, "root/add-step").outputs.at("out"), 42);
+}
+
 TEST_P(EngineTest, LightweightPythonPipelines) {
   RunDetail hello = RunToEnd(Fixture("hello_world"), {{"recipient", "Ferry"}});
   ASSERT_EQ(hello.run.state, RunState::kSucceeded) << Dump(hello);

@@ -34,6 +34,7 @@
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +149,8 @@ struct LaunchPlan {
   int devnull_fd = -1;
   int pid_pipe_read = -1;
   int pid_pipe_write = -1;
+  int start_fd = -1;  // the start record, flock'ed (LOCK_EX) for the supervisor's life
+  std::int64_t started_ms = 0;
   int max_fd = 1024;  // for the close() loop when close_range is missing
   // The task's own group, default signals, empty mask; stdin from
   // /dev/null, stdout and stderr to the log; the working dir.
@@ -240,9 +243,9 @@ void WriteExitRecord(const LaunchPlan& plan, const ExitRecord& record) {
   ::dup2(plan.devnull_fd, 0);
   ::dup2(plan.devnull_fd, 1);
   ::dup2(plan.devnull_fd, 2);
-  int keep[3] = {plan.log_fd, plan.devnull_fd, plan.pid_pipe_write};
-  std::sort(keep, keep + 3);
-  CloseAllExcept(keep, 3, plan.max_fd);
+  int keep[4] = {plan.log_fd, plan.devnull_fd, plan.pid_pipe_write, plan.start_fd};
+  std::sort(keep, keep + 4);
+  CloseAllExcept(keep, 4, plan.max_fd);
 
   // posix_spawn is fork+exec with vfork's cost (glibc clones with
   // CLONE_VM|CLONE_VFORK): the supervisor's copy of the server's page tables
@@ -299,6 +302,18 @@ void WriteExitRecord(const LaunchPlan& plan, const ExitRecord& record) {
   // The task is our unreaped child, so its /proc entry is its own: its start
   // time read here cannot belong to a later process that reuses the pid.
   StartMessage started{task, ProcessStartTime(task).value_or(0)};
+  // The start record goes out before the pid does: a server that dies now
+  // and restarts finds the task by its id (Reattach with no token).
+  StartRecord start;
+  start.supervisor_pid = ::getpid();
+  start.supervisor_start = ProcessStartTime(start.supervisor_pid).value_or(0);
+  start.task_pid = task;
+  start.task_start = started.start_time;
+  start.started_ms = plan.started_ms;
+  char start_buf[160];
+  std::size_t start_len = FormatStartRecord(start, start_buf, sizeof(start_buf));
+  while (::pwrite(plan.start_fd, start_buf, start_len, 0) < 0 && errno == EINTR) {
+  }
   WriteAll(plan.pid_pipe_write, &started, sizeof(started));  // < PIPE_BUF: one atomic write
   ::close(plan.pid_pipe_write);
   ::close(plan.log_fd);
@@ -335,6 +350,7 @@ class LocalExecutorImpl final : public LocalExecutor {
 
   Status Submit(const TaskSpec& spec, UpdateCallback on_update) override;
   Status Reattach(const TaskSpec& spec, std::string_view attach_token, UpdateCallback on_update) override;
+  Result<std::string> TokenFromStartRecord(std::string_view id) const;
   Status Cancel(std::string_view id) override;
   void Release(std::string_view id) override;
   void Shutdown() override;
@@ -551,10 +567,65 @@ Status LocalExecutorImpl::Submit(const TaskSpec& spec, UpdateCallback on_update)
   return Status::OK();
 }
 
+Result<std::string> LocalExecutorImpl::TokenFromStartRecord(std::string_view id) const {
+  const std::string path = options_.state_dir + "/" + StartFileName(id);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound("no process of task " + QuoteForMessage(id) + " was started");
+    return Internal("cannot open start record " + QuoteForMessage(path) + ": " + ErrnoText(errno));
+  }
+  auto read_record = [fd]() -> std::optional<StartRecord> {
+    char buf[256];
+    ssize_t n;
+    do {
+      n = ::pread(fd, buf, sizeof(buf), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return std::nullopt;
+    return ParseStartRecord(std::string_view(buf, static_cast<std::size_t>(n)));
+  };
+  // A live supervisor holds the lock. It writes the record right after it
+  // started the task, so a held lock with no record yet is a start in
+  // progress: wait for it (or for the supervisor's end).
+  std::optional<StartRecord> record;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    record = read_record();
+    if (record) break;
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+      record = read_record();  // written just before the supervisor ended
+      break;
+    }
+    if (errno != EWOULDBLOCK || Clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::close(fd);
+  // No record and no supervisor: the command never ran (the exit record,
+  // if any, says why it could not be executed).
+  if (!record) return NotFound("no process of task " + QuoteForMessage(id) + " was started");
+  AttachToken token;
+  token.supervisor_pid = record->supervisor_pid;
+  token.supervisor_start = record->supervisor_start;
+  token.task_pid = record->task_pid;
+  token.task_start = record->task_start;
+  token.exit_path = options_.state_dir + "/" + ExitFileName(id);
+  token.started_ms = record->started_ms;
+  return EncodeAttachToken(token);
+}
+
 Status LocalExecutorImpl::Reattach(const TaskSpec& spec, std::string_view attach_token,
                                    UpdateCallback on_update) {
   if (!on_update) return InvalidArgument("on_update callback is required", "on_update");
   if (spec.id.empty()) return InvalidArgument("task id is empty", "id");
+  std::string found;
+  if (attach_token.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      if (tasks_.count(spec.id) != 0)
+        return AlreadyExists("task " + QuoteForMessage(spec.id) + " is already live");
+    }
+    ASSIGN_OR_RETURN(found, TokenFromStartRecord(spec.id));
+    attach_token = found;
+  }
   ASSIGN_OR_RETURN(AttachToken token, DecodeAttachToken(attach_token));
   std::string file = ExitFileName(spec.id);
   if (token.exit_path.size() <= file.size() ||
@@ -980,7 +1051,7 @@ Status LocalExecutorImpl::Plan(const Task& task, LaunchPlan& plan) {
 
   auto fail = [&](const std::string& what) {
     int err = errno;
-    for (int fd : {plan.log_fd, plan.devnull_fd, plan.pid_pipe_read, plan.pid_pipe_write}) {
+    for (int fd : {plan.log_fd, plan.devnull_fd, plan.pid_pipe_read, plan.pid_pipe_write, plan.start_fd}) {
       if (fd >= 0) ::close(fd);
     }
     return Internal(what + ": " + ErrnoText(err));
@@ -992,6 +1063,29 @@ Status LocalExecutorImpl::Plan(const Task& task, LaunchPlan& plan) {
     ::close(fd);
     return moved;
   };
+  // The start record's lock belongs to at most one live supervisor per id:
+  // when another holds it, a process of this id (started by an earlier
+  // server) still runs, and starting a second one would run the task twice.
+  const std::string start_path = options_.state_dir + "/" + StartFileName(spec.id);
+  plan.start_fd = above_stdio(::open(start_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (plan.start_fd < 0) return fail("cannot create start record " + QuoteForMessage(start_path));
+  if (::flock(plan.start_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      ::close(plan.start_fd);
+      plan.start_fd = -1;
+      return AlreadyExists("a process of task " + QuoteForMessage(spec.id) +
+                           " started by an earlier server still runs; re-attach to it instead");
+    }
+    return fail("cannot lock start record " + QuoteForMessage(start_path));
+  }
+  if (::ftruncate(plan.start_fd, 0) != 0) {
+    return fail("cannot truncate start record " + QuoteForMessage(start_path));
+  }
+  ::unlink(task.exit_path.c_str());  // a record of an earlier task with this id
+  ::unlink((task.exit_path + ".tmp").c_str());
+  plan.started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   plan.log_fd = above_stdio(::open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
   if (plan.log_fd < 0) return fail("cannot open log file " + QuoteForMessage(spec.log_path));
   plan.devnull_fd = above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -1029,8 +1123,6 @@ Status LocalExecutorImpl::Plan(const Task& task, LaunchPlan& plan) {
 }
 
 void LocalExecutorImpl::Launch(const TaskPtr& task) {
-  ::unlink(task->exit_path.c_str());  // a record of an earlier task with this id
-  ::unlink((task->exit_path + ".tmp").c_str());
   LaunchPlan plan;
   Status planned = Plan(*task, plan);
   pid_t supervisor = -1;
@@ -1050,6 +1142,7 @@ void LocalExecutorImpl::Launch(const TaskPtr& task) {
     ::close(plan.pid_pipe_write);
     ::close(plan.log_fd);
     ::close(plan.devnull_fd);
+    ::close(plan.start_fd);  // the lock stays with the supervisor's copy
     if (supervisor < 0) {
       error = "cannot fork: " + ErrnoText(fork_errno);
       ::close(plan.pid_pipe_read);
@@ -1059,7 +1152,8 @@ void LocalExecutorImpl::Launch(const TaskPtr& task) {
   }
 
   std::lock_guard lock(mu_);
-  task->started = std::chrono::system_clock::now();
+  task->started = planned.ok() ? std::chrono::system_clock::time_point(std::chrono::milliseconds(plan.started_ms))
+                               : std::chrono::system_clock::now();
   if (!error.empty()) {
     task->phase = Phase::kRunning;  // resources were reserved
     TaskUpdate update;
@@ -1168,17 +1262,33 @@ void LocalExecutorImpl::RemoveStaleExitFiles() {
   std::error_code ec;
   for (fs::directory_iterator it(options_.state_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& p = it->path();
-    if (p.extension() != ".exit" && p.extension() != ".tmp") continue;
+    if (p.extension() != ".exit" && p.extension() != ".tmp" && p.extension() != ".start") continue;
     std::error_code time_ec;
     const auto mtime = fs::last_write_time(p, time_ec);
-    if (!time_ec && mtime < cutoff) fs::remove(p, time_ec);
+    if (time_ec || mtime >= cutoff) continue;
+    if (p.extension() == ".start") {
+      // A task running for more than a week keeps its record (its
+      // supervisor holds the lock).
+      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      if (free) fs::remove(p, time_ec);
+      ::close(fd);
+      continue;
+    }
+    fs::remove(p, time_ec);
   }
 }
 
 void LocalExecutorImpl::Release(std::string_view id) {
   if (id.empty()) return;
-  const std::string path = options_.state_dir + "/" + ExitFileName(id);
-  ::unlink(path.c_str());
+  {
+    // Not while it runs: its start record is what finds it again.
+    std::lock_guard lock(mu_);
+    if (tasks_.count(id) != 0) return;
+  }
+  ::unlink((options_.state_dir + "/" + ExitFileName(id)).c_str());
+  ::unlink((options_.state_dir + "/" + StartFileName(id)).c_str());
 }
 
 }  // namespace

@@ -12,9 +12,14 @@
 // Only async-signal-safe calls happen between fork and exec. The attach
 // token records the supervisor's and the task's pids, their start times
 // (from /proc, against pid reuse) and the exit-file path, so Reattach after
-// a server restart watches the exit file and the pids. An exit file stays
-// until Release(id), so a restart between the terminal callback and the
-// caller's commit still learns the result; exit files older than a week
+// a server restart watches the exit file and the pids. The supervisor also
+// writes them to `<state_dir>/<id>.start` before the server learns the pid,
+// and holds an flock on that file while it lives, so Reattach with an empty
+// token finds a task whose token the caller never stored, and Submit of an
+// id whose supervisor still runs ends kFailed ("still runs; re-attach")
+// rather than running the task twice. An exit file stays until Release(id)
+// (so does the start file), so a restart between the terminal callback and
+// the caller's commit still learns the result; files older than a week
 // (their Release was lost with a crash) are removed by Create.
 //
 // Admission: tasks wait in FIFO order (a task that does not fit does not

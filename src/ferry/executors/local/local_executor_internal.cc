@@ -16,6 +16,7 @@ namespace ferry::executors::local_internal {
 namespace {
 
 constexpr std::string_view kExitMagic = "ferry-exit 1 ";
+constexpr std::string_view kStartMagic = "ferry-start 1 ";
 
 // Appends the decimal digits of v to buf at *pos (no allocation).
 void AppendInt(long long v, char* buf, std::size_t size, std::size_t* pos) {
@@ -187,6 +188,58 @@ std::optional<ExitRecord> ParseExitRecord(std::string_view text) {
   }
   if (values[1] < kStageNone || values[1] > kStageFork) return std::nullopt;
   return ExitRecord{values[0], values[1], values[2]};
+}
+
+std::size_t FormatStartRecord(const StartRecord& record, char* buf, std::size_t size) {
+  std::size_t pos = 0;
+  for (char c : kStartMagic) {
+    if (pos < size) buf[pos++] = c;
+  }
+  const long long values[5] = {record.supervisor_pid, static_cast<long long>(record.supervisor_start),
+                               record.task_pid, static_cast<long long>(record.task_start), record.started_ms};
+  for (int k = 0; k < 5; ++k) {
+    if (k > 0 && pos < size) buf[pos++] = ' ';
+    AppendInt(values[k], buf, size, &pos);
+  }
+  if (pos < size) buf[pos++] = '\n';
+  return pos;
+}
+
+std::optional<StartRecord> ParseStartRecord(std::string_view text) {
+  if (text.substr(0, kStartMagic.size()) != kStartMagic) return std::nullopt;
+  text.remove_prefix(kStartMagic.size());
+  if (text.empty() || text.back() != '\n') return std::nullopt;  // torn write
+  text.remove_suffix(1);
+  std::int64_t values[5];
+  for (int k = 0; k < 5; ++k) {
+    std::size_t end = text.find(' ');
+    std::string_view part = text.substr(0, end);
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), values[k]);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || values[k] < 0) {
+      return std::nullopt;
+    }
+    if (k < 4) {
+      if (end == std::string_view::npos) return std::nullopt;
+      text.remove_prefix(end + 1);
+    } else if (end != std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
+  constexpr std::int64_t kMaxPid = std::numeric_limits<pid_t>::max();
+  if (values[0] < 1 || values[0] > kMaxPid || values[2] < 1 || values[2] > kMaxPid) return std::nullopt;
+  StartRecord r;
+  r.supervisor_pid = static_cast<pid_t>(values[0]);
+  r.supervisor_start = static_cast<std::uint64_t>(values[1]);
+  r.task_pid = static_cast<pid_t>(values[2]);
+  r.task_start = static_cast<std::uint64_t>(values[3]);
+  r.started_ms = values[4];
+  return r;
+}
+
+std::string StartFileName(std::string_view id) {
+  std::string name = ExitFileName(id);
+  name.resize(name.size() - 5);
+  return name + ".start";
 }
 
 std::string ExitFileName(std::string_view id) {

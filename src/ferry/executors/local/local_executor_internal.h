@@ -59,10 +59,32 @@ struct ExitRecord {
 std::size_t FormatExitRecord(const ExitRecord& record, char* buf, std::size_t size);
 std::optional<ExitRecord> ParseExitRecord(std::string_view text);
 
+// What the supervisor records in `<id>.start` once the task process exists,
+// before it tells the server the pid: one line "ferry-start 1 <supervisor
+// pid> <supervisor start> <task pid> <task start> <started ms>\n". With the
+// exit file's path it is an attach token, so a server that lost the token
+// (it crashed before committing it) still finds the task by its id. The
+// supervisor holds an exclusive flock on the file for as long as it lives:
+// a lock that cannot be taken means the supervisor still runs.
+struct StartRecord {
+  pid_t supervisor_pid = 0;
+  std::uint64_t supervisor_start = 0;
+  pid_t task_pid = 0;
+  std::uint64_t task_start = 0;
+  std::int64_t started_ms = 0;
+};
+// Writes the record into buf (at least 128 bytes) without allocating;
+// returns the length.
+std::size_t FormatStartRecord(const StartRecord& record, char* buf, std::size_t size);
+// nullopt for anything FormatStartRecord did not write, a torn write included.
+std::optional<StartRecord> ParseStartRecord(std::string_view text);
+
 // File name of a task's exit record in the state dir: the id itself when it
 // is a safe file name ([A-Za-z0-9_.-], not starting with '.', at most 100
 // bytes), else "x-" + the first 32 hex digits of its SHA-256; then ".exit".
 std::string ExitFileName(std::string_view id);
+// The same name with ".start" for ".exit".
+std::string StartFileName(std::string_view id);
 
 // "SIGKILL", "SIGTERM", ... or "signal 77".
 std::string SignalName(int signal);

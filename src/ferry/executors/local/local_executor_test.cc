@@ -187,8 +187,8 @@ TEST_F(LocalExecutorTest, SuccessAndExitCodes) {
   ASSERT_TRUE(running);
   EXPECT_FALSE(running->attach_token.empty());
   EXPECT_LT(running->attach_token.size(), 512u);
-  // Exit files stay until the caller releases them.
-  EXPECT_EQ(ExitFiles().size(), 2u);
+  // Exit and start records stay until the caller releases them.
+  EXPECT_EQ(ExitFiles().size(), 4u);
   executor_->Release("ok");
   executor_->Release("three");
   executor_->Release("never-submitted");
@@ -629,11 +629,94 @@ TEST_F(LocalExecutorTest, ATerminalStateDeliveredButNotReleasedIsReportedAgainAf
   EXPECT_EQ(again->exit_code, 4);
 }
 
+// A caller that crashed between Submit and storing the token still finds
+// its task by id, running or finished; an id never started is NotFound.
+TEST_F(LocalExecutorTest, ReattachWithoutATokenFindsTheTaskById) {
+  Recorder first;
+  auto a = Make();
+  ASSERT_NE(a, nullptr);
+  TaskSpec run = Gated("byid", "go-byid", "echo once >> once.txt; exit 6");
+  TaskSpec fin = Gated("byid-fin", "go-fin", "exit 7");
+  ASSERT_TRUE(a->Submit(run, first.Callback()).ok());
+  ASSERT_TRUE(a->Submit(fin, first.Callback()).ok());
+  auto running = first.WaitState("byid", TaskState::kRunning);
+  ASSERT_TRUE(running);
+  ASSERT_TRUE(first.WaitState("byid-fin", TaskState::kRunning));
+  a->Shutdown();
+  a.reset();
+  Open("go-fin");
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(StateDir() + "/byid-fin.exit"); }));
+
+  Start();
+  EXPECT_EQ(executor_->Reattach(Spec("never", {"true"}), "", recorder_.Callback()).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(executor_->Reattach(run, "", recorder_.Callback()).ok());
+  auto again = recorder_.WaitState("byid", TaskState::kRunning);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attach_token, running->attach_token);
+  EXPECT_EQ(executor_->Reattach(run, "", recorder_.Callback()).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(executor_->Reattach(fin, "", recorder_.Callback()).ok());
+  auto fin_end = recorder_.WaitTerminal("byid-fin");
+  ASSERT_TRUE(fin_end);
+  EXPECT_EQ(fin_end->exit_code, 7);
+  Open("go-byid");
+  auto end = recorder_.WaitTerminal("byid");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->exit_code, 6);
+  EXPECT_EQ(ReadFile(root_ + "/wd/once.txt"), "once\n");
+  executor_->Release("byid");
+  executor_->Release("byid-fin");
+  EXPECT_TRUE(ExitFiles().empty());
+  EXPECT_EQ(executor_->Reattach(run, "", recorder_.Callback()).code(), StatusCode::kNotFound);
+}
+
+// A command that could not be executed leaves no start record: nothing ran,
+// so the caller may start it again.
+TEST_F(LocalExecutorTest, ReattachWithoutATokenToACommandThatNeverRanIsNotFound) {
+  Start();
+  TaskSpec spec = Spec("noexec", {"/nonexistent/ferry-no-such-command"});
+  ASSERT_TRUE(executor_->Submit(spec, recorder_.Callback()).ok());
+  auto end = recorder_.WaitTerminal("noexec");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->exit_code, 127);
+  executor_.reset();
+  Start();
+  EXPECT_EQ(executor_->Reattach(spec, "", recorder_.Callback()).code(), StatusCode::kNotFound);
+}
+
+// Submitting an id whose supervisor (of an earlier server) still runs does
+// not run the task a second time.
+TEST_F(LocalExecutorTest, SubmitOfAnIdThatStillRunsDoesNotRunItTwice) {
+  Recorder first;
+  auto a = Make();
+  ASSERT_NE(a, nullptr);
+  TaskSpec spec = Gated("twice", "go-twice", "echo ran >> ran.txt");
+  ASSERT_TRUE(a->Submit(spec, first.Callback()).ok());
+  ASSERT_TRUE(first.WaitState("twice", TaskState::kRunning));
+  a->Shutdown();
+  a.reset();
+
+  Start();
+  ASSERT_TRUE(executor_->Submit(spec, recorder_.Callback()).ok());
+  auto refused = recorder_.WaitTerminal("twice");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->state, TaskState::kFailed);
+  EXPECT_NE(refused->message.find("still runs"), std::string::npos) << refused->message;
+  Recorder second;
+  ASSERT_TRUE(executor_->Reattach(spec, "", second.Callback()).ok());
+  ASSERT_TRUE(second.WaitState("twice", TaskState::kRunning));
+  Open("go-twice");
+  auto end = second.WaitTerminal("twice");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->state, TaskState::kSucceeded);
+  EXPECT_EQ(ReadFile(root_ + "/wd/ran.txt"), "ran\n");
+}
+
 TEST_F(LocalExecutorTest, ReattachWithBadTokens) {
   Start();
   TaskSpec spec = Spec("bad", {"true"});
   for (std::string token :
-       {"", "garbage", "{}", "[1,2]", "{\"v\":1}", "{\"v\":2,\"sup\":1}", "null",
+       {"garbage", "{}", "[1,2]", "{\"v\":1}", "{\"v\":2,\"sup\":1}", "null",
         "{\"v\":1,\"sup\":-4,\"sups\":1,\"pid\":1,\"pids\":1,\"exit\":\"/x/bad.exit\",\"t0\":0}",
         "{\"v\":1,\"sup\":4,\"sups\":1,\"pid\":1,\"pids\":1,\"exit\":\"rel/bad.exit\",\"t0\":0}",
         "{\"v\":1,\"sup\":4,\"sups\":1,\"pid\":1,\"pids\":1,\"exit\":7,\"t0\":0}",
@@ -907,6 +990,32 @@ TEST(LocalExecutorInternalTest, ExitRecordRoundTripsAndRejectsTornFiles) {
                           "ferry-exit 2 0 0 0\n", "ferry-exit 1 x 0 0\n", "ferry-exit 1 0 9 0\n"}) {
     EXPECT_FALSE(local_internal::ParseExitRecord(bad).has_value()) << bad;
   }
+}
+
+TEST(LocalExecutorInternalTest, StartRecordRoundTripsAndRejectsTornFiles) {
+  local_internal::StartRecord r;
+  r.supervisor_pid = 12;
+  r.supervisor_start = 345;
+  r.task_pid = 13;
+  r.task_start = 346;
+  r.started_ms = 1700000000000;
+  char buf[160];
+  std::string text(buf, local_internal::FormatStartRecord(r, buf, sizeof(buf)));
+  EXPECT_EQ(text, "ferry-start 1 12 345 13 346 1700000000000\n");
+  auto back = local_internal::ParseStartRecord(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->supervisor_pid, 12);
+  EXPECT_EQ(back->supervisor_start, 345u);
+  EXPECT_EQ(back->task_pid, 13);
+  EXPECT_EQ(back->task_start, 346u);
+  EXPECT_EQ(back->started_ms, 1700000000000);
+  for (std::string bad : {"", "ferry-start 1 12 345 13 346 1700000000000", "ferry-start 1 12 345 13 346\n",
+                          "ferry-start 1 0 345 13 346 1\n", "ferry-start 1 12 345 -13 346 1\n",
+                          "ferry-start 2 12 345 13 346 1\n", "ferry-start 1 12 345 13 346 1 9\n"}) {
+    EXPECT_FALSE(local_internal::ParseStartRecord(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(local_internal::StartFileName("run-1.task_a"), "run-1.task_a.start");
+  EXPECT_EQ(local_internal::StartFileName("../x"), local_internal::ExitFileName("../x").substr(0, 34) + ".start");
 }
 
 TEST(LocalExecutorInternalTest, ExitFileNames) {
