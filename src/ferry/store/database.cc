@@ -132,6 +132,15 @@ Status ValidateParams(const std::vector<Value>& params) {
   for (std::size_t p = 0; p < params.size(); ++p) {
     const auto* text = std::get_if<std::string>(&params[p]);
     if (text == nullptr) continue;
+    // Plain ASCII without NUL, the common case, needs no decoding.
+    bool plain = true;
+    for (const char c : *text) {
+      if (c == '\0' || (static_cast<unsigned char>(c) & 0x80) != 0) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) continue;
     const std::string name = "$" + std::to_string(p + 1);
     for (std::size_t i = 0; i < text->size();) {
       if ((*text)[i] == '\0') {

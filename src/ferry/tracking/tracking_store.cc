@@ -5,6 +5,7 @@
 #include "ferry/tracking/tracking_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -28,7 +29,7 @@ using store::Value;
 // Ids per `IN (...)` list and rows per multi-row INSERT: far below SQLite's
 // 32766 and PostgreSQL's 65535 bound parameters (a metric row binds 9).
 constexpr std::size_t kIdChunk = 500;
-constexpr std::size_t kInsertChunkRows = 40;
+constexpr std::size_t kInsertChunkRows = 100;
 
 constexpr std::string_view kActive = "active";
 constexpr std::string_view kDeleted = "deleted";
@@ -60,30 +61,54 @@ std::string NewId(Env* env) {
 }
 
 // "($1, $2, ...), (...)" for `rows` rows of `width` placeholders starting at
-// parameter number `first`.
-std::string ValuesList(std::size_t rows, std::size_t width, std::size_t first = 1) {
+// parameter number `first`; with `shared` > 0 every row starts with the same
+// $1..$shared (a value bound once, e.g. the run id) and the rows' own
+// placeholders follow from `first`.
+std::string ValuesList(std::size_t rows, std::size_t width, std::size_t first = 1, std::size_t shared = 0) {
   std::string out;
+  out.reserve(rows * (width + shared) * 6);
+  std::string prefix = "(";
+  for (std::size_t c = 1; c <= shared; ++c) prefix += "$" + std::to_string(c) + ", ";
   std::size_t n = first;
+  char digits[24];
   for (std::size_t r = 0; r < rows; ++r) {
-    out += r ? ", (" : "(";
-    for (std::size_t c = 0; c < width; ++c) out += (c ? ", $" : "$") + std::to_string(n++);
-    out += ")";
+    if (r) out += ", ";
+    out += prefix;
+    for (std::size_t c = 0; c < width; ++c) {
+      if (c) out += ", ";
+      out += '$';
+      auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n++);
+      out.append(digits, end);
+    }
+    out += ')';
   }
   return out;
 }
 
-// Inserts `n` rows of `width` values with multi-row statements of at most
-// kInsertChunkRows rows each: `head` + "($1, ...), (...)" + `tail`, where
-// `append_row(i, values)` appends the `width` values of row i.
+// Inserts `n` rows with multi-row statements of at most kInsertChunkRows
+// rows each: `head` + "(...), (...)" + `tail`. Each row holds the `shared`
+// values (bound once per statement as $1...) and then the `width` values
+// `append_row(i, values)` appends for row i. The statement text of a full
+// chunk is built once per call.
 template <typename AppendRow>
 Status InsertChunked(store::Tx& tx, std::size_t n, std::size_t width, std::string_view head,
-                     std::string_view tail, AppendRow append_row) {
+                     std::string_view tail, AppendRow append_row, const std::vector<store::Value>& shared = {}) {
+  std::string full_sql;
   for (std::size_t start = 0; start < n; start += kInsertChunkRows) {
     const std::size_t count = std::min(kInsertChunkRows, n - start);
     std::vector<store::Value> values;
-    values.reserve(count * width);
+    values.reserve(shared.size() + count * width);
+    values.insert(values.end(), shared.begin(), shared.end());
     for (std::size_t i = start; i < start + count; ++i) append_row(i, values);
-    RETURN_IF_ERROR(tx.Exec(std::string(head) + ValuesList(count, width) + std::string(tail), values));
+    auto sql = [&] {
+      return std::string(head) + ValuesList(count, width, shared.size() + 1, shared.size()) + std::string(tail);
+    };
+    if (count == kInsertChunkRows) {
+      if (full_sql.empty()) full_sql = sql();
+      RETURN_IF_ERROR(tx.Exec(full_sql, values));
+    } else {
+      RETURN_IF_ERROR(tx.Exec(sql(), values));
+    }
   }
   return Status::OK();
 }
@@ -167,7 +192,7 @@ RunInfo RunInfoFromRow(const Row& row) {
 
 // One metric point as logged, with NaN split out.
 struct MetricRow {
-  std::string key;
+  std::string_view key;  // into the Metric it came from
   std::int64_t step;
   std::int64_t timestamp;
   double value;  // 0 for NaN
@@ -752,7 +777,7 @@ class SqlTrackingStore final : public TrackingStore {
     // The latest point per (key, dataset), by MLflow's (step, timestamp, value).
     std::map<std::tuple<std::string, std::string, std::string>, std::pair<MetricRow, Metric>> latest;
     for (const Row& row : rows) {
-      MetricRow r{row.Text(1), row.Int(4), row.Int(3), row.Double(2), row.Int(5), nullptr};
+      MetricRow r{{}, row.Int(4), row.Int(3), row.Double(2), row.Int(5), nullptr};
       auto key = std::make_tuple(row.Text(1), row.Text(6), row.Text(7));
       auto it = latest.find(key);
       if (it != latest.end() && !MoreRecent(r, it->second.first)) continue;
@@ -941,35 +966,30 @@ class SqlTrackingStore final : public TrackingStore {
                          });
   }
 
-  // Inserts the points (an identical point is kept once) with multi-row
-  // INSERTs, then moves latest_metrics forward with one upsert per key.
+  // Inserts the points with multi-row INSERTs (an identical point, which
+  // the primary key covers entirely, is kept once by ON CONFLICT DO
+  // NOTHING), then moves latest_metrics forward with one upsert per key, in
+  // key order (concurrent batches of one run lock rows in the same order).
   static Status InsertMetrics(store::Tx& tx, std::string_view run_id, const std::vector<Metric>& metrics) {
     if (metrics.empty()) return Status::OK();
     const std::string rid(run_id);
     std::vector<MetricRow> points;
     points.reserve(metrics.size());
-    std::set<std::tuple<std::string, std::int64_t, std::int64_t, double, std::int64_t>> seen;
-    std::map<std::string, MetricRow> latest;
+    std::unordered_map<std::string_view, MetricRow> latest;
     for (const Metric& m : metrics) {
       auto [value, is_nan] = StoredValue(m.value);
       MetricRow row{m.key, m.step, m.timestamp, value, is_nan, &m};
-      if (!seen.emplace(m.key, m.step, m.timestamp, value, is_nan).second) continue;
-      auto it = latest.find(m.key);
-      if (it == latest.end()) {
-        latest.emplace(m.key, row);
-      } else if (MoreRecent(row, it->second)) {
-        it->second = row;
-      }
-      points.push_back(std::move(row));
+      auto [it, fresh] = latest.try_emplace(row.key, row);
+      if (!fresh && MoreRecent(row, it->second)) it->second = row;
+      points.push_back(row);
     }
     RETURN_IF_ERROR(
-        InsertChunked(tx, points.size(), 9,
+        InsertChunked(tx, points.size(), 8,
                       "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, model_id, "
                       "dataset_name, dataset_digest) VALUES ",
                       " ON CONFLICT DO NOTHING", [&](std::size_t i, std::vector<Value>& values) {
                         const MetricRow& p = points[i];
-                        values.emplace_back(rid);
-                        values.emplace_back(p.key);
+                        values.emplace_back(std::string(p.key));
                         values.emplace_back(p.step);
                         values.emplace_back(p.timestamp);
                         values.emplace_back(p.value);
@@ -977,23 +997,26 @@ class SqlTrackingStore final : public TrackingStore {
                         values.emplace_back(OptionalText(p.source->model_id));
                         values.emplace_back(OptionalText(p.source->dataset_name));
                         values.emplace_back(OptionalText(p.source->dataset_digest));
-                      }));
+                      },
+                      {Value(rid)}));
     std::vector<const MetricRow*> heads;
+    heads.reserve(latest.size());
     for (const auto& [key, row] : latest) heads.push_back(&row);
-    return InsertChunked(tx, heads.size(), 6,
+    std::sort(heads.begin(), heads.end(), [](const MetricRow* a, const MetricRow* b) { return a->key < b->key; });
+    return InsertChunked(tx, heads.size(), 5,
                          "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES ",
                          " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = "
                          "excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan WHERE "
                          "(excluded.step, excluded.timestamp, excluded.value) > "
                          "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
                          [&](std::size_t i, std::vector<Value>& values) {
-                           values.emplace_back(rid);
-                           values.emplace_back(heads[i]->key);
+                           values.emplace_back(std::string(heads[i]->key));
                            values.emplace_back(heads[i]->value);
                            values.emplace_back(heads[i]->timestamp);
                            values.emplace_back(heads[i]->step);
                            values.emplace_back(heads[i]->is_nan);
-                         });
+                         },
+                         {Value(rid)});
   }
 
   // Fills metrics, params, tags, inputs and outputs of `runs` (infos set).

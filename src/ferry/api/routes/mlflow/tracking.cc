@@ -25,6 +25,7 @@
 #include "ferry/api/routes/mlflow/artifacts_internal.h"
 #include "ferry/api/routes/mlflow/common.h"
 #include "ferry/api/routes/mlflow/routes.h"
+#include "ferry/api/routes/mlflow/log_batch_fast.h"
 #include "ferry/api/routes/mlflow/tracking_json_internal.h"
 #include "ferry/artifacts/artifact_store.h"
 #include "ferry/tracking/tracking_store.h"
@@ -289,6 +290,11 @@ class TrackingApi {
     return Json::object();
   }
 
+  // log-batch through ParseLogBatchFast's plain shape: no JSON DOM.
+  Status LogBatchBody(const LogBatchBody& body) {
+    return store_->LogBatch(body.run_id, body.metrics, body.params, body.tags);
+  }
+
   Result<Json> LogBatch(const Json& request) {
     ASSIGN_OR_RETURN(std::string run_id, RunIdOf(request));
     std::vector<tracking::Metric> metrics;
@@ -298,7 +304,6 @@ class TrackingApi {
       for (std::size_t i = 0; i < metric_list->size(); ++i) {
         ASSIGN_OR_RETURN(tracking::Metric metric,
                          ParseMetric((*metric_list)[i], "metrics[" + std::to_string(i) + "]."));
-        metric.run_id = run_id;
         metrics.push_back(std::move(metric));
       }
     }
@@ -506,6 +511,22 @@ Handler Wrap(std::shared_ptr<TrackingApi> api, Method method) {
   };
 }
 
+// log-batch takes the DOM-free parse when the body has the plain shape
+// (nearly always), else the general path with its exact errors.
+Handler LogBatchHandler(std::shared_ptr<TrackingApi> api) {
+  Handler general = Wrap(api, &TrackingApi::LogBatch);
+  return [api = std::move(api), general](const HttpRequest& request) {
+    if (request.method == "POST") {
+      if (auto body = ParseLogBatchFast(request.body, request.body.capacity())) {
+        Status status = api->LogBatchBody(*body);
+        if (!status.ok()) return ErrorResponse(request, status);
+        return JsonResponse(Json::object());
+      }
+    }
+    return general(request);
+  };
+}
+
 // What /api/3.0/mlflow/server-info tells clients about this server: no
 // workspaces, no trace archival, no multipart or presigned artifact
 // transfers (the client then uses plain PUT/GET through the proxy).
@@ -552,7 +573,6 @@ Status AddTrackingRoutes(Router& router, const ApiServices& services) {
       {"POST", "runs/log-parameter", &TrackingApi::LogParam},
       {"POST", "runs/set-tag", &TrackingApi::SetTag},
       {"POST", "runs/delete-tag", &TrackingApi::DeleteTag},
-      {"POST", "runs/log-batch", &TrackingApi::LogBatch},
       {"POST", "runs/log-inputs", &TrackingApi::LogInputs},
       {"POST", "runs/outputs", &TrackingApi::LogOutputs},
       {"GET", "metrics/get-history", &TrackingApi::GetMetricHistory},
@@ -563,6 +583,8 @@ Status AddTrackingRoutes(Router& router, const ApiServices& services) {
     for (const Endpoint& endpoint : kEndpoints)
       RETURN_IF_ERROR(router.Add(endpoint.method, std::string(prefix) + endpoint.path, Wrap(api, endpoint.handler)));
   }
+  for (std::string_view prefix : {"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"})
+    RETURN_IF_ERROR(router.Add("POST", std::string(prefix) + "runs/log-batch", LogBatchHandler(api)));
   for (std::string_view path : {"/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info"})
     RETURN_IF_ERROR(router.Add("GET", std::string(path), ServerInfo, {.blocking = false}));
   return Status::OK();
