@@ -1,10 +1,237 @@
-// Placeholder until the algorithm lands (the helper that owns this file replaces it).
+// grid: every combination of every parameter's feasible values, each once
+// (Katib's "grid", Optuna's GridSampler).
+//
+// Decisions the contract left open:
+// - The grid of a parameter is its feasible set: an int's or stepped
+//   double's min, min + step, ... up to max; a discrete or categorical
+//   parameter's list. A double without a step (and so any log-scaled
+//   double, which cannot have one) is refused, as in Katib. Distributions
+//   do not matter: every value is visited once.
+// - Order: Optuna shuffles the grid once per study; here position k of the
+//   order is a keyed bijection of [0, N) (a 4-round Feistel network over
+//   the next even power of two, cycle-walking back into range, keys from
+//   TrialRng(seed, 0, kSalt)). It looks random and differs per seed but
+//   needs no list of N entries, so N may reach kMaxCombinations cheaply. It
+//   is not uniform over all N! orders, which a grid does not need.
+// - The k-th trial (k = history size) takes the combination at position k,
+//   or, when a trial in the history (any state: running trials are taken,
+//   finished or failed ones are tried) already has those parameters, the
+//   next free position after it, wrapping around. So trials enqueued by
+//   hand and duplicates in the history are skipped, not repeated. Optuna
+//   re-proposes still-running points once all have started; here that is
+//   FailedPrecondition like any exhausted grid, since Katib's grid ends
+//   when every combination was suggested.
+//
+// Per-Ask cost: amortised O(d) per trial added since the last Ask to update
+// the hash set of taken combinations (O(n d) once for a fresh sampler), then
+// O(1) expected Feistel evaluations; the scan past taken positions is
+// bounded by the number of taken combinations.
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
 #include "ferry/tuning/samplers_internal.h"
 
 namespace ferry::tuning::internal {
+namespace {
 
-Result<std::unique_ptr<Sampler>> MakeGridSampler(AlgorithmSettings&, const SearchSpace&, std::uint64_t) {
-  return Unimplemented("not implemented yet");
+constexpr std::uint64_t kSalt = 0x47524944;  // "GRID"
+constexpr std::int64_t kMaxCombinations = 10'000'000;
+constexpr int kFeistelRounds = 4;
+
+std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// A keyed permutation of [0, n).
+class ShuffledOrder {
+ public:
+  ShuffledOrder(std::uint64_t n, std::mt19937_64& rng) : n_(n) {
+    int bits = 2;
+    while (bits < 62 && (std::uint64_t{1} << bits) < n) ++bits;
+    half_ = (bits + 1) / 2;  // rounding up keeps the domain below 4n
+    mask_ = (std::uint64_t{1} << half_) - 1;
+    for (std::uint64_t& k : keys_) k = rng();
+  }
+
+  std::uint64_t At(std::uint64_t position) const {
+    // Cycle-walking: a permutation of the larger domain visits a value
+    // below n again within a few steps on average (the domain is < 4n).
+    std::uint64_t x = position;
+    do {
+      x = Encrypt(x);
+    } while (x >= n_);
+    return x;
+  }
+
+ private:
+  std::uint64_t Encrypt(std::uint64_t x) const {
+    std::uint64_t left = x >> half_;
+    std::uint64_t right = x & mask_;
+    for (std::uint64_t key : keys_) {
+      const std::uint64_t next = left ^ (Mix(right ^ key) & mask_);
+      left = right;
+      right = next;
+    }
+    return (left << half_) | right;
+  }
+
+  std::uint64_t n_;
+  int half_ = 1;
+  std::uint64_t mask_ = 1;
+  std::uint64_t keys_[kFeistelRounds] = {};
+};
+
+double EffectiveStep(const ParamSpec& p) { return p.type == ParamType::kInt && p.step <= 0 ? 1 : p.step; }
+
+class GridSampler final : public Sampler {
+ public:
+  GridSampler(const SearchSpace& space, std::vector<std::int64_t> sizes, std::int64_t total,
+              std::uint64_t seed)
+      : space_(space), sizes_(std::move(sizes)), total_(total), order_(Order(total, seed)) {}
+
+  Result<Suggestion> Ask(const StudyView& study) override {
+    UpdateTaken(study);
+    if (static_cast<std::int64_t>(taken_.size()) >= total_) {
+      return FailedPrecondition("grid search has tried all " + std::to_string(total_) + " combinations");
+    }
+    const auto total = static_cast<std::uint64_t>(total_);
+    const auto k = static_cast<std::uint64_t>(study.trials.size()) % total;
+    Suggestion s;
+    // Each taken code occupies one position, so this ends within
+    // |taken| + 1 steps.
+    for (std::uint64_t j = 0; j < total; ++j) {
+      const auto code = static_cast<std::int64_t>(order_.At((k + j) % total));
+      if (!taken_.count(code)) {
+        Decode(code, s.params);
+        return s;
+      }
+    }
+    return Internal("grid search found no free combination");  // unreachable: |taken| < total
+  }
+
+ private:
+  static ShuffledOrder Order(std::int64_t total, std::uint64_t seed) {
+    std::mt19937_64 rng = TrialRng(seed, 0, kSalt);
+    return ShuffledOrder(static_cast<std::uint64_t>(total), rng);
+  }
+
+  // -1 when `params` is not on the grid (another space, a hand-made trial).
+  std::int64_t Encode(const std::vector<double>& params) const {
+    if (params.size() != sizes_.size()) return -1;
+    std::int64_t code = 0;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const ParamSpec& p = space_.params[i];
+      const double v = params[i];
+      if (!space_.Contains(i, v)) return -1;
+      std::int64_t k = -1;
+      switch (p.type) {
+        case ParamType::kCategorical:
+          k = static_cast<std::int64_t>(v);
+          break;
+        case ParamType::kDiscrete:
+          for (std::size_t j = 0; j < p.values.size(); ++j) {
+            if (p.values[j] == v) k = static_cast<std::int64_t>(j);
+          }
+          break;
+        case ParamType::kDouble:
+        case ParamType::kInt:
+          k = std::llround((v - p.min) / EffectiveStep(p));
+          break;
+      }
+      if (k < 0 || k >= sizes_[i]) return -1;
+      code = code * sizes_[i] + k;
+    }
+    return code;
+  }
+
+  void Decode(std::int64_t code, std::vector<double>& params) const {
+    params.resize(sizes_.size());
+    for (std::size_t i = sizes_.size(); i-- > 0;) {
+      const std::int64_t k = code % sizes_[i];
+      code /= sizes_[i];
+      const ParamSpec& p = space_.params[i];
+      switch (p.type) {
+        case ParamType::kCategorical:
+          params[i] = static_cast<double>(k);
+          break;
+        case ParamType::kDiscrete:
+          params[i] = p.values[static_cast<std::size_t>(k)];
+          break;
+        case ParamType::kDouble:
+        case ParamType::kInt: {
+          const double v = p.min + static_cast<double>(k) * EffectiveStep(p);
+          params[i] = p.type == ParamType::kInt ? std::round(v) : v;
+          break;
+        }
+      }
+    }
+  }
+
+  // The cache holds the codes of trials [0, processed_); it is rebuilt when
+  // the view is not an extension of the one it was built from, so the result
+  // never depends on earlier calls.
+  void UpdateTaken(const StudyView& study) {
+    const std::size_t n = study.trials.size();
+    const bool extends =
+        processed_ <= n && (processed_ == 0 || (study.trials[processed_ - 1].number == last_number_ &&
+                                                study.trials[processed_ - 1].params == last_params_));
+    if (!extends) {
+      taken_.clear();
+      processed_ = 0;
+    }
+    for (; processed_ < n; ++processed_) {
+      const std::int64_t code = Encode(study.trials[processed_].params);
+      if (code >= 0) taken_.insert(code);
+    }
+    if (n > 0) {
+      last_number_ = study.trials[n - 1].number;
+      last_params_ = study.trials[n - 1].params;
+    }
+  }
+
+  SearchSpace space_;
+  std::vector<std::int64_t> sizes_;
+  std::int64_t total_;
+  ShuffledOrder order_;
+  std::unordered_set<std::int64_t> taken_;
+  std::size_t processed_ = 0;
+  std::int64_t last_number_ = 0;
+  std::vector<double> last_params_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sampler>> MakeGridSampler(AlgorithmSettings&, const SearchSpace& space,
+                                                 std::uint64_t seed) {
+  std::vector<std::int64_t> sizes;
+  std::int64_t total = 1;
+  for (std::size_t i = 0; i < space.params.size(); ++i) {
+    const ParamSpec& p = space.params[i];
+    std::optional<std::int64_t> n = p.Cardinality();
+    if (!n) {
+      return InvalidArgument(
+          "parameter " + p.name + ": grid needs a step for a double parameter" +
+              (p.IsLog() ? " (a log-scaled double has none; list its values as discrete)" : ""),
+          "spec.parameters[" + std::to_string(i) + "].feasibleSpace.step");
+    }
+    if (*n <= 0 || total > kMaxCombinations / *n) {
+      return InvalidArgument("the grid has more than " + std::to_string(kMaxCombinations) +
+                                 " combinations; use fewer values or another algorithm",
+                             "spec.parameters");
+    }
+    sizes.push_back(*n);
+    total *= *n;
+  }
+  return std::unique_ptr<Sampler>(std::make_unique<GridSampler>(space, std::move(sizes), total, seed));
 }
 
 }  // namespace ferry::tuning::internal

@@ -59,7 +59,10 @@ std::optional<std::int64_t> ParamSpec::Cardinality() const {
     case ParamType::kDouble: {
       double s = EffectiveStep(*this);
       if (s <= 0) return std::nullopt;
-      return static_cast<std::int64_t>(std::floor((max - min) / s + 1e-9)) + 1;
+      const double steps = std::floor((max - min) / s + 1e-9);
+      // Beyond what a double counts exactly it is as good as continuous.
+      if (!(steps < 9.0e15)) return std::nullopt;
+      return static_cast<std::int64_t>(steps) + 1;
     }
   }
   return std::nullopt;

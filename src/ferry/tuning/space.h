@@ -48,7 +48,8 @@ struct ParamSpec {
   bool IsLog() const {
     return distribution == Distribution::kLogUniform || distribution == Distribution::kLogNormal;
   }
-  // Number of feasible values, or nullopt for a continuous double.
+  // Number of feasible values, or nullopt for a continuous double (or a
+  // grid too fine to count exactly, over 9e15 values).
   std::optional<std::int64_t> Cardinality() const;
 };
 
