@@ -2,11 +2,14 @@
 // Pruners: early stopping of running trials from their intermediate values
 // (Katib's earlyStopping, the ask/tell API's should_prune).
 //
-//   medianstop (Katib): settings min_trials_required (default 3) and
-//     start_step (default 4). A trial at step s >= start_step stops when its
-//     best intermediate value so far is worse than the median, over the
-//     completed-or-pruned trials that reported step s, of their running
-//     best up to step s — provided at least min_trials_required such trials.
+//   medianstop (Katib's service): settings min_trials_required (default 3)
+//     and start_step (default 4, counted in reports, not step numbers). From
+//     its start_step-th report on, a trial stops when its best value so far
+//     is worse than the median, over the completed trials, of the average of
+//     each one's first start_step reports — provided at least
+//     min_trials_required completed trials. (Katib's code takes the mean
+//     while calling it the median; its docs say median, and one diverged
+//     trial would drag a mean off.)
 //   successivehalving (ASHA, Optuna's SuccessiveHalvingPruner): settings
 //     min_resource (default 1), reduction_factor (default 4),
 //     min_early_stopping_rate (default 0). Rungs at min_resource *

@@ -37,8 +37,9 @@ Result<std::unique_ptr<Sampler>> MakeGpSampler(AlgorithmSettings& settings, cons
 Result<std::unique_ptr<Sampler>> MakeHyperbandSampler(AlgorithmSettings& settings, const SearchSpace& space,
                                                       std::uint64_t seed);
 
-// A uniformly random feasible value of parameter i (in internal
-// coordinates, snapped), for start-up trials and fall-backs.
+// A random feasible value of parameter i (drawn uniformly in internal
+// coordinates, then snapped through FromInternal), for start-up trials and
+// fall-backs.
 double SampleUniform(const SearchSpace& space, std::size_t i, std::mt19937_64& rng);
 
 }  // namespace ferry::tuning::internal
