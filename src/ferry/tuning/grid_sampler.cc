@@ -90,17 +90,14 @@ class ShuffledOrder {
   std::uint64_t keys_[kFeistelRounds] = {};
 };
 
-double EffectiveStep(const ParamSpec& p) { return p.type == ParamType::kInt && p.step <= 0 ? 1 : p.step; }
-
 class GridSampler final : public Sampler {
  public:
-  GridSampler(const SearchSpace& space, std::vector<std::int64_t> sizes, std::int64_t total,
-              std::uint64_t seed)
-      : space_(space), sizes_(std::move(sizes)), total_(total), order_(Order(total, seed)) {}
+  GridSampler(const SearchSpace& space, std::uint64_t seed)
+      : space_(space), taken_(space_, kMaxCombinations), total_(taken_.total()), order_(Order(total_, seed)) {}
 
   Result<Suggestion> Ask(const StudyView& study) override {
-    UpdateTaken(study);
-    if (static_cast<std::int64_t>(taken_.size()) >= total_) {
+    taken_.Update(study);
+    if (static_cast<std::int64_t>(taken_.taken_count()) >= total_) {
       return FailedPrecondition("grid search has tried all " + std::to_string(total_) + " combinations");
     }
     const auto total = static_cast<std::uint64_t>(total_);
@@ -110,8 +107,8 @@ class GridSampler final : public Sampler {
     // |taken| + 1 steps.
     for (std::uint64_t j = 0; j < total; ++j) {
       const auto code = static_cast<std::int64_t>(order_.At((k + j) % total));
-      if (!taken_.count(code)) {
-        Decode(code, s.params);
+      if (!taken_.Taken(code)) {
+        taken_.Decode(code, s.params);
         return s;
       }
     }
@@ -124,95 +121,16 @@ class GridSampler final : public Sampler {
     return ShuffledOrder(static_cast<std::uint64_t>(total), rng);
   }
 
-  // -1 when `params` is not on the grid (another space, a hand-made trial).
-  std::int64_t Encode(const std::vector<double>& params) const {
-    if (params.size() != sizes_.size()) return -1;
-    std::int64_t code = 0;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      const ParamSpec& p = space_.params[i];
-      const double v = params[i];
-      if (!space_.Contains(i, v)) return -1;
-      std::int64_t k = -1;
-      switch (p.type) {
-        case ParamType::kCategorical:
-          k = static_cast<std::int64_t>(v);
-          break;
-        case ParamType::kDiscrete:
-          for (std::size_t j = 0; j < p.values.size(); ++j) {
-            if (p.values[j] == v) k = static_cast<std::int64_t>(j);
-          }
-          break;
-        case ParamType::kDouble:
-        case ParamType::kInt:
-          k = std::llround((v - p.min) / EffectiveStep(p));
-          break;
-      }
-      if (k < 0 || k >= sizes_[i]) return -1;
-      code = code * sizes_[i] + k;
-    }
-    return code;
-  }
-
-  void Decode(std::int64_t code, std::vector<double>& params) const {
-    params.resize(sizes_.size());
-    for (std::size_t i = sizes_.size(); i-- > 0;) {
-      const std::int64_t k = code % sizes_[i];
-      code /= sizes_[i];
-      const ParamSpec& p = space_.params[i];
-      switch (p.type) {
-        case ParamType::kCategorical:
-          params[i] = static_cast<double>(k);
-          break;
-        case ParamType::kDiscrete:
-          params[i] = p.values[static_cast<std::size_t>(k)];
-          break;
-        case ParamType::kDouble:
-        case ParamType::kInt: {
-          const double v = p.min + static_cast<double>(k) * EffectiveStep(p);
-          params[i] = p.type == ParamType::kInt ? std::round(v) : v;
-          break;
-        }
-      }
-    }
-  }
-
-  // The cache holds the codes of trials [0, processed_); it is rebuilt when
-  // the view is not an extension of the one it was built from, so the result
-  // never depends on earlier calls.
-  void UpdateTaken(const StudyView& study) {
-    const std::size_t n = study.trials.size();
-    const bool extends =
-        processed_ <= n && (processed_ == 0 || (study.trials[processed_ - 1].number == last_number_ &&
-                                                study.trials[processed_ - 1].params == last_params_));
-    if (!extends) {
-      taken_.clear();
-      processed_ = 0;
-    }
-    for (; processed_ < n; ++processed_) {
-      const std::int64_t code = Encode(study.trials[processed_].params);
-      if (code >= 0) taken_.insert(code);
-    }
-    if (n > 0) {
-      last_number_ = study.trials[n - 1].number;
-      last_params_ = study.trials[n - 1].params;
-    }
-  }
-
   SearchSpace space_;
-  std::vector<std::int64_t> sizes_;
+  CombinationSet taken_;  // codes of the trials' parameters (hand-made ones off the grid are not)
   std::int64_t total_;
   ShuffledOrder order_;
-  std::unordered_set<std::int64_t> taken_;
-  std::size_t processed_ = 0;
-  std::int64_t last_number_ = 0;
-  std::vector<double> last_params_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Sampler>> MakeGridSampler(AlgorithmSettings&, const SearchSpace& space,
                                                  std::uint64_t seed) {
-  std::vector<std::int64_t> sizes;
   std::int64_t total = 1;
   for (std::size_t i = 0; i < space.params.size(); ++i) {
     const ParamSpec& p = space.params[i];
@@ -228,10 +146,9 @@ Result<std::unique_ptr<Sampler>> MakeGridSampler(AlgorithmSettings&, const Searc
                                  " combinations; use fewer values or another algorithm",
                              "spec.parameters");
     }
-    sizes.push_back(*n);
     total *= *n;
   }
-  return std::unique_ptr<Sampler>(std::make_unique<GridSampler>(space, std::move(sizes), total, seed));
+  return std::unique_ptr<Sampler>(std::make_unique<GridSampler>(space, seed));
 }
 
 }  // namespace ferry::tuning::internal

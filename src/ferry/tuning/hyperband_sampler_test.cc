@@ -16,45 +16,17 @@
 
 #include "ferry/tuning/sampler.h"
 #include "ferry/tuning/space.h"
+#include "ferry/tuning/testing/params.h"
 
 namespace ferry::tuning {
 namespace {
 
+using testing::Categorical;
+using testing::Discrete;
+using testing::Double;
+using testing::Int;
+
 using ::testing::HasSubstr;
-
-ParamSpec Double(std::string name, double min, double max, double step = 0,
-                 Distribution d = Distribution::kUniform) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDouble;
-  p.min = min;
-  p.max = max;
-  p.step = step;
-  p.distribution = d;
-  return p;
-}
-
-ParamSpec Int(std::string name, double min, double max, double step = 0) {
-  ParamSpec p = Double(std::move(name), min, max, step);
-  p.type = ParamType::kInt;
-  return p;
-}
-
-ParamSpec Discrete(std::string name, std::vector<double> values) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDiscrete;
-  p.values = std::move(values);
-  return p;
-}
-
-ParamSpec Categorical(std::string name, std::vector<std::string> choices) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kCategorical;
-  p.choices = std::move(choices);
-  return p;
-}
 
 // Every kind of parameter; "epochs" (index 1) is the resource.
 SearchSpace MixedSpace(ParamSpec epochs = Int("epochs", 1, 27)) {

@@ -76,96 +76,10 @@ double SampleNormal(const SearchSpace& space, std::size_t i, std::mt19937_64& rn
   return space.FromInternal(i, x);
 }
 
-// Maps a finite space's combinations to mixed-radix integers and back.
-class Combinations {
- public:
-  // total() == 0 when some parameter is continuous or the space is too
-  // large to track.
-  explicit Combinations(const SearchSpace& space) : space_(space) {
-    std::int64_t total = 1;
-    for (const ParamSpec& p : space.params) {
-      std::optional<std::int64_t> c = p.Cardinality();
-      if (!c || *c <= 0 || total > kMaxTrackedCombinations / *c) {
-        total_ = 0;
-        return;
-      }
-      sizes_.push_back(*c);
-      total *= *c;
-    }
-    total_ = total;
-  }
-
-  std::int64_t total() const { return total_; }
-
-  // -1 when `params` is not a combination of this space.
-  std::int64_t Encode(const std::vector<double>& params) const {
-    if (params.size() != sizes_.size()) return -1;
-    std::int64_t code = 0;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      std::int64_t k = IndexOf(i, params[i]);
-      if (k < 0) return -1;
-      code = code * sizes_[i] + k;
-    }
-    return code;
-  }
-
-  void Decode(std::int64_t code, std::vector<double>& params) const {
-    params.resize(sizes_.size());
-    for (std::size_t i = sizes_.size(); i-- > 0;) {
-      params[i] = ValueAt(i, code % sizes_[i]);
-      code /= sizes_[i];
-    }
-  }
-
- private:
-  std::int64_t IndexOf(std::size_t i, double v) const {
-    const ParamSpec& p = space_.params[i];
-    if (!space_.Contains(i, v)) return -1;
-    std::int64_t k = -1;
-    switch (p.type) {
-      case ParamType::kCategorical:
-        k = static_cast<std::int64_t>(v);
-        break;
-      case ParamType::kDiscrete:
-        for (std::size_t j = 0; j < p.values.size(); ++j) {
-          if (p.values[j] == v) k = static_cast<std::int64_t>(j);
-        }
-        break;
-      case ParamType::kDouble:
-      case ParamType::kInt: {
-        const double s = p.type == ParamType::kInt && p.step <= 0 ? 1 : p.step;
-        k = std::llround((v - p.min) / s);
-        break;
-      }
-    }
-    return k >= 0 && k < sizes_[i] ? k : -1;
-  }
-
-  double ValueAt(std::size_t i, std::int64_t k) const {
-    const ParamSpec& p = space_.params[i];
-    switch (p.type) {
-      case ParamType::kCategorical:
-        return static_cast<double>(k);
-      case ParamType::kDiscrete:
-        return p.values[static_cast<std::size_t>(k)];
-      case ParamType::kDouble:
-      case ParamType::kInt: {
-        const double s = p.type == ParamType::kInt && p.step <= 0 ? 1 : p.step;
-        const double v = p.min + static_cast<double>(k) * s;
-        return p.type == ParamType::kInt ? std::round(v) : v;
-      }
-    }
-    return 0;
-  }
-
-  const SearchSpace& space_;
-  std::vector<std::int64_t> sizes_;
-  std::int64_t total_ = 0;
-};
-
 class RandomSampler final : public Sampler {
  public:
-  RandomSampler(const SearchSpace& space, std::uint64_t seed) : space_(space), seed_(seed), combos_(space_) {}
+  RandomSampler(const SearchSpace& space, std::uint64_t seed)
+      : space_(space), seed_(seed), combos_(space_, kMaxTrackedCombinations) {}
 
   Result<Suggestion> Ask(const StudyView& study) override {
     const auto number = static_cast<std::int64_t>(study.trials.size());
@@ -173,17 +87,17 @@ class RandomSampler final : public Sampler {
     Suggestion s;
     Draw(rng, s.params);
     if (combos_.total() == 0) return s;
-    UpdateSeen(study);
-    if (static_cast<std::int64_t>(seen_.size()) >= combos_.total()) return s;
-    for (int t = 0; t < kRedraws && seen_.count(combos_.Encode(s.params)); ++t) Draw(rng, s.params);
-    if (!seen_.count(combos_.Encode(s.params))) return s;
+    combos_.Update(study);
+    if (static_cast<std::int64_t>(combos_.taken_count()) >= combos_.total()) return s;
+    for (int t = 0; t < kRedraws && combos_.Taken(combos_.Encode(s.params)); ++t) Draw(rng, s.params);
+    if (!combos_.Taken(combos_.Encode(s.params))) return s;
     // Each step past a seen code lands on another seen code or an unseen
     // one, so this ends within |seen| + 1 steps.
     const auto total = static_cast<std::uint64_t>(combos_.total());
     const std::uint64_t start = rng() % total;
     for (std::uint64_t j = 0; j < total; ++j) {
       const auto code = static_cast<std::int64_t>((start + j) % total);
-      if (!seen_.count(code)) {
+      if (!combos_.Taken(code)) {
         combos_.Decode(code, s.params);
         break;
       }
@@ -199,35 +113,9 @@ class RandomSampler final : public Sampler {
     }
   }
 
-  // The cache holds the codes of trials [0, processed_); it is rebuilt when
-  // the view is not an extension of the one it was built from, so the result
-  // never depends on earlier calls.
-  void UpdateSeen(const StudyView& study) {
-    const std::size_t n = study.trials.size();
-    const bool extends =
-        processed_ <= n && (processed_ == 0 || (study.trials[processed_ - 1].number == last_number_ &&
-                                                study.trials[processed_ - 1].params == last_params_));
-    if (!extends) {
-      seen_.clear();
-      processed_ = 0;
-    }
-    for (; processed_ < n; ++processed_) {
-      const std::int64_t code = combos_.Encode(study.trials[processed_].params);
-      if (code >= 0) seen_.insert(code);
-    }
-    if (n > 0) {
-      last_number_ = study.trials[n - 1].number;
-      last_params_ = study.trials[n - 1].params;
-    }
-  }
-
   SearchSpace space_;
   std::uint64_t seed_;
-  Combinations combos_;
-  std::unordered_set<std::int64_t> seen_;
-  std::size_t processed_ = 0;
-  std::int64_t last_number_ = 0;
-  std::vector<double> last_params_;
+  CombinationSet combos_;
 };
 
 }  // namespace
