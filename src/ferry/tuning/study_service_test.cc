@@ -22,49 +22,21 @@
 #include <thread>
 
 #include "ferry/store/testing/test_database.h"
+#include "ferry/tuning/testing/params.h"
 
 namespace ferry::tuning {
 namespace {
+
+using testing::Categorical;
+using testing::Discrete;
+using testing::Double;
+using testing::Int;
 
 using ::ferry::store::testing::AllBackends;
 using ::ferry::store::testing::Backend;
 using ::ferry::store::testing::BackendName;
 using ::ferry::store::testing::TestDatabase;
 using ::testing::HasSubstr;
-
-ParamSpec Double(std::string name, double min, double max, double step = 0,
-                 Distribution d = Distribution::kUniform) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDouble;
-  p.min = min;
-  p.max = max;
-  p.step = step;
-  p.distribution = d;
-  return p;
-}
-
-ParamSpec Int(std::string name, double min, double max, double step = 0) {
-  ParamSpec p = Double(std::move(name), min, max, step);
-  p.type = ParamType::kInt;
-  return p;
-}
-
-ParamSpec Discrete(std::string name, std::vector<double> values) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDiscrete;
-  p.values = std::move(values);
-  return p;
-}
-
-ParamSpec Categorical(std::string name, std::vector<std::string> choices) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kCategorical;
-  p.choices = std::move(choices);
-  return p;
-}
 
 // Every kind of parameter the samplers handle.
 SearchSpace MixedSpace() {

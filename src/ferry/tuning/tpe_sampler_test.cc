@@ -18,50 +18,21 @@
 
 #include "ferry/tuning/sampler.h"
 #include "ferry/tuning/space.h"
+#include "ferry/tuning/testing/params.h"
 
 namespace ferry::tuning {
 namespace {
+
+using testing::Categorical;
+using testing::Discrete;
+using testing::Double;
+using testing::Int;
 
 using ::testing::HasSubstr;
 using Objective = std::function<double(const std::vector<double>&)>;
 using Settings = std::map<std::string, std::string>;
 
 const std::vector<std::string> kTpeAlgorithms = {"tpe", "multivariate-tpe"};
-
-ParamSpec Double(std::string name, double min, double max, double step = 0,
-                 Distribution d = Distribution::kUniform) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDouble;
-  p.min = min;
-  p.max = max;
-  p.step = step;
-  p.distribution = d;
-  return p;
-}
-
-ParamSpec Int(std::string name, double min, double max, double step = 0,
-              Distribution d = Distribution::kUniform) {
-  ParamSpec p = Double(std::move(name), min, max, step, d);
-  p.type = ParamType::kInt;
-  return p;
-}
-
-ParamSpec Categorical(std::string name, std::vector<std::string> choices) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kCategorical;
-  p.choices = std::move(choices);
-  return p;
-}
-
-ParamSpec Discrete(std::string name, std::vector<double> values) {
-  ParamSpec p;
-  p.name = std::move(name);
-  p.type = ParamType::kDiscrete;
-  p.values = std::move(values);
-  return p;
-}
 
 std::unique_ptr<Sampler> Make(const std::string& algorithm, const SearchSpace& space, std::uint64_t seed,
                               const Settings& settings = {}) {
@@ -210,7 +181,7 @@ TEST(TpeSamplerTest, BraninReachesTheOptimumIn200Trials) {
     }
     std::printf("[ quality ] %-16s branin 200 trials: %d of 5 seeds within 0.05, median best %.5f\n",
                 algorithm.c_str(), reached, Median(bests));
-    EXPECT_GE(reached, 4) << algorithm << " bests: " << testing::PrintToString(bests);
+    EXPECT_GE(reached, 4) << algorithm << " bests: " << ::testing::PrintToString(bests);
   }
 }
 
@@ -225,7 +196,7 @@ TEST(TpeSamplerTest, BeatsRandomSearchOnHartmann6) {
     std::printf("[ quality ] %-16s hartmann6 100 trials: median best %.4f, random search %.4f\n",
                 algorithm.c_str(), Median(tpe), Median(random));
     EXPECT_LT(Median(tpe), Median(random) - 0.3)
-        << algorithm << " tpe " << testing::PrintToString(tpe) << " random " << testing::PrintToString(random);
+        << algorithm << " tpe " << ::testing::PrintToString(tpe) << " random " << ::testing::PrintToString(random);
   }
 }
 
@@ -239,9 +210,9 @@ TEST(TpeSamplerTest, CategoricalOnlySpaceFindsTheBestCombination) {
     std::printf("[ quality ] %-16s categorical 100 trials: median best %.2f, random search %.2f\n",
                 algorithm.c_str(), Median(tpe), Median(random));
     EXPECT_LT(Median(tpe), Median(random))
-        << algorithm << " tpe " << testing::PrintToString(tpe) << " random " << testing::PrintToString(random);
+        << algorithm << " tpe " << ::testing::PrintToString(tpe) << " random " << ::testing::PrintToString(random);
     // The best combination (0) in most seeds; 100 of 1,296 at random.
-    EXPECT_EQ(Median(tpe), 0) << algorithm << " tpe " << testing::PrintToString(tpe);
+    EXPECT_EQ(Median(tpe), 0) << algorithm << " tpe " << ::testing::PrintToString(tpe);
   }
 }
 
@@ -257,7 +228,7 @@ TEST(TpeSamplerTest, MixedSpaceStaysFeasibleAndBeatsRandomSearch) {
     std::printf("[ quality ] %-16s mixed 100 trials: median best %.3f, random search %.3f\n",
                 algorithm.c_str(), Median(tpe), Median(random));
     EXPECT_LT(Median(tpe), 0.8 * Median(random))
-        << algorithm << " tpe " << testing::PrintToString(tpe) << " random " << testing::PrintToString(random);
+        << algorithm << " tpe " << ::testing::PrintToString(tpe) << " random " << ::testing::PrintToString(random);
   }
 }
 
