@@ -16,6 +16,7 @@
 #include "ferry/tuning/sampler.h"
 #include "ferry/tuning/samplers_internal.h"
 #include "ferry/tuning/space.h"
+#include "ferry/tuning/testing/functions.h"
 #include "ferry/tuning/testing/params.h"
 
 namespace ferry::tuning {
@@ -25,6 +26,9 @@ using testing::Categorical;
 using testing::Discrete;
 using testing::Double;
 using testing::Int;
+using testing::Branin;
+using testing::Median;
+using testing::kBraninMin;
 
 using ::testing::HasSubstr;
 
@@ -99,14 +103,6 @@ std::vector<Trial> Grow(Sampler& sampler, const SearchSpace& space, int count) {
   return trials;
 }
 
-double Branin(const std::vector<double>& x) {
-  const double pi = std::numbers::pi;
-  const double b = 5.1 / (4 * pi * pi), c = 5 / pi, t = 1 / (8 * pi);
-  const double y = x[1] - b * x[0] * x[0] + c * x[0] - 6;
-  return y * y + 10 * (1 - t) * std::cos(x[0]) + 10;
-}
-constexpr double kBraninMin = 0.397887357729739;
-
 // The best loss after `budget` sequentially evaluated trials.
 double BestOf(const std::string& algorithm, const SearchSpace& space, std::uint64_t seed, int budget,
               const std::function<double(const std::vector<double>&)>& f) {
@@ -120,11 +116,6 @@ double BestOf(const std::string& algorithm, const SearchSpace& space, std::uint6
     trials.push_back(MakeTrial(n, s.params, TrialState::kComplete, v));
   }
   return best;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 // Warnock's closed form of the L2-star discrepancy of points in [0, 1)^d.

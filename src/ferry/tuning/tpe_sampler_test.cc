@@ -18,6 +18,7 @@
 
 #include "ferry/tuning/sampler.h"
 #include "ferry/tuning/space.h"
+#include "ferry/tuning/testing/functions.h"
 #include "ferry/tuning/testing/params.h"
 
 namespace ferry::tuning {
@@ -27,6 +28,10 @@ using testing::Categorical;
 using testing::Discrete;
 using testing::Double;
 using testing::Int;
+using testing::Branin;
+using testing::Hartmann6;
+using testing::Median;
+using testing::kBraninMin;
 
 using ::testing::HasSubstr;
 using Objective = std::function<double(const std::vector<double>&)>;
@@ -58,33 +63,6 @@ Trial Complete(std::int64_t number, std::vector<double> params, double value) {
 }
 
 // ------------------------------------------------------------ test functions
-
-double Branin(const std::vector<double>& x) {
-  constexpr double kPi = std::numbers::pi;
-  const double b = 5.1 / (4 * kPi * kPi), c = 5 / kPi, t = 1 / (8 * kPi);
-  const double u = x[1] - b * x[0] * x[0] + c * x[0] - 6;
-  return u * u + 10 * (1 - t) * std::cos(x[0]) + 10;
-}
-constexpr double kBraninMin = 0.397887;
-
-double Hartmann6(const std::vector<double>& x) {
-  static const double kAlpha[4] = {1.0, 1.2, 3.0, 3.2};
-  static const double kA[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
-                                  {0.05, 10, 17, 0.1, 8, 14},
-                                  {3, 3.5, 1.7, 10, 17, 8},
-                                  {17, 8, 0.05, 10, 0.1, 14}};
-  static const double kP[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
-                                  {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
-                                  {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
-                                  {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
-  double f = 0;
-  for (int i = 0; i < 4; ++i) {
-    double s = 0;
-    for (int j = 0; j < 6; ++j) s += kA[i][j] * (x[j] - kP[i][j]) * (x[j] - kP[i][j]);
-    f -= kAlpha[i] * std::exp(-s);
-  }
-  return f;
-}
 
 SearchSpace BraninSpace() { return SearchSpace{{Double("x1", -5, 10), Double("x2", 0, 15)}}; }
 
@@ -161,11 +139,6 @@ double RandomBest(const SearchSpace& space, const Objective& f, int n, std::uint
     best = std::min(best, f(x));
   }
   return best;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // ------------------------------------------------------------ quality
