@@ -91,6 +91,10 @@ std::size_t DecodeUtf8(std::string_view text, std::size_t i, char32_t* cp) {
 
 std::size_t FindInvalidUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {  // ASCII, the common case: no decoding
+      ++i;
+      continue;
+    }
     std::size_t len = DecodeUtf8(text, i);
     if (len == 0) return i;
     i += len;

@@ -132,28 +132,15 @@ Status ValidateParams(const std::vector<Value>& params) {
   for (std::size_t p = 0; p < params.size(); ++p) {
     const auto* text = std::get_if<std::string>(&params[p]);
     if (text == nullptr) continue;
-    // Plain ASCII without NUL, the common case, needs no decoding.
-    bool plain = true;
-    for (const char c : *text) {
-      if (c == '\0' || (static_cast<unsigned char>(c) & 0x80) != 0) {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) continue;
+    // Whichever comes first is reported (a NUL byte is valid UTF-8).
+    const std::size_t nul = text->find('\0');
+    const std::size_t bad = FindInvalidUtf8(*text);
+    if (nul == std::string::npos && bad == std::string_view::npos) continue;
     const std::string name = "$" + std::to_string(p + 1);
-    for (std::size_t i = 0; i < text->size();) {
-      if ((*text)[i] == '\0') {
-        return InvalidArgument("text parameter " + name + " contains a NUL byte at offset " +
-                               std::to_string(i));
-      }
-      const std::size_t len = DecodeUtf8(*text, i);
-      if (len == 0) {
-        return InvalidArgument("text parameter " + name + " is not valid UTF-8 at byte offset " +
-                               std::to_string(i));
-      }
-      i += len;
+    if (nul < bad) {
+      return InvalidArgument("text parameter " + name + " contains a NUL byte at offset " + std::to_string(nul));
     }
+    return InvalidArgument("text parameter " + name + " is not valid UTF-8 at byte offset " + std::to_string(bad));
   }
   return Status::OK();
 }

@@ -780,6 +780,12 @@ TEST(ValidateParamsTest, AcceptsUtf8AndRejectsTheRest) {
   EXPECT_FALSE(internal::ValidateParams({std::string("\xf8\x88\x80\x80\x80")}).ok());
   auto second = internal::ValidateParams({std::string("ok"), std::string("\x80")});
   EXPECT_NE(second.message().find("$2"), std::string::npos) << second.ToString();
+  // The first fault in the text is the one named.
+  auto nul_first = internal::ValidateParams({std::string("ab\0c\xff", 5)});
+  EXPECT_NE(nul_first.message().find("NUL byte at offset 2"), std::string::npos) << nul_first.ToString();
+  auto utf8_first = internal::ValidateParams({std::string("a\xc3\0b", 4)});
+  EXPECT_NE(utf8_first.message().find("not valid UTF-8 at byte offset 1"), std::string::npos)
+      << utf8_first.ToString();
 }
 
 }  // namespace
