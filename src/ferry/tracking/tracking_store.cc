@@ -27,7 +27,8 @@ using store::Rows;
 using store::Value;
 
 // Ids per `IN (...)` list and rows per multi-row INSERT: far below SQLite's
-// 32766 and PostgreSQL's 65535 bound parameters (a metric row binds 9).
+// 32766 and PostgreSQL's 65535 bound parameters (a metric row binds 8, the
+// run id is bound once per statement).
 constexpr std::size_t kIdChunk = 500;
 constexpr std::size_t kInsertChunkRows = 100;
 
@@ -917,13 +918,13 @@ class SqlTrackingStore final : public TrackingStore {
       RETURN_IF_ERROR(tx.Exec("UPDATE runs SET name = $1 WHERE run_uuid = $2", {it->second, rid}));
     }
     std::vector<std::pair<std::string, std::string>> rows(last.begin(), last.end());
-    return InsertChunked(tx, rows.size(), 3, "INSERT INTO tags (run_uuid, key, value) VALUES ",
+    return InsertChunked(tx, rows.size(), 2, "INSERT INTO tags (run_uuid, key, value) VALUES ",
                          " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
                          [&](std::size_t i, std::vector<Value>& values) {
-                           values.emplace_back(rid);
                            values.emplace_back(rows[i].first);
                            values.emplace_back(rows[i].second);
-                         });
+                         },
+                         {Value(rid)});
   }
 
   // Params of a batch whose keys are unique: logging an existing key again
@@ -958,12 +959,13 @@ class SqlTrackingStore final : public TrackingStore {
                                  mismatches + "]' for run ID='" + rid + "'.",
                              "params");
     }
-    return InsertChunked(tx, fresh.size(), 3, "INSERT INTO params (run_uuid, key, value) VALUES ",
-                         " ON CONFLICT DO NOTHING", [&](std::size_t i, std::vector<Value>& values) {
-                           values.emplace_back(rid);
+    return InsertChunked(tx, fresh.size(), 2, "INSERT INTO params (run_uuid, key, value) VALUES ",
+                         " ON CONFLICT DO NOTHING",
+                         [&](std::size_t i, std::vector<Value>& values) {
                            values.emplace_back(fresh[i]->key);
                            values.emplace_back(fresh[i]->value);
-                         });
+                         },
+                         {Value(rid)});
   }
 
   // Inserts the points with multi-row INSERTs (an identical point, which

@@ -291,7 +291,7 @@ class TrackingApi {
   }
 
   // log-batch through ParseLogBatchFast's plain shape: no JSON DOM.
-  Status LogBatchBody(const LogBatchBody& body) {
+  Status LogParsedBatch(const LogBatchBody& body) {
     return store_->LogBatch(body.run_id, body.metrics, body.params, body.tags);
   }
 
@@ -516,12 +516,11 @@ Handler Wrap(std::shared_ptr<TrackingApi> api, Method method) {
 Handler LogBatchHandler(std::shared_ptr<TrackingApi> api) {
   Handler general = Wrap(api, &TrackingApi::LogBatch);
   return [api = std::move(api), general](const HttpRequest& request) {
-    if (request.method == "POST") {
-      if (auto body = ParseLogBatchFast(request.body, request.body.capacity())) {
-        Status status = api->LogBatchBody(*body);
-        if (!status.ok()) return ErrorResponse(request, status);
-        return JsonResponse(Json::object());
-      }
+    // Registered for POST only, so the body is the request.
+    if (auto body = ParseLogBatchFast(request.body, request.body.capacity())) {
+      Status status = api->LogParsedBatch(*body);
+      if (!status.ok()) return ErrorResponse(request, status);
+      return JsonResponse(Json::object());
     }
     return general(request);
   };
