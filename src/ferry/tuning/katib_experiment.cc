@@ -70,6 +70,7 @@
 #include <cmath>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -1119,11 +1120,12 @@ MetricsParserOptions ExperimentSpec::ParserOptions() const {
 static void WidenHyperbandResource(ExperimentSpec* spec) {
   if (spec->algorithm.name != "hyperband") return;
   auto name = spec->algorithm.settings.find("resource_name");
-  auto r_l = spec->algorithm.settings.find("r_l");
-  if (name == spec->algorithm.settings.end() || r_l == spec->algorithm.settings.end()) return;
-  double max = 0;
-  auto [end, ec] = std::from_chars(r_l->second.data(), r_l->second.data() + r_l->second.size(), max);
-  if (ec != std::errc() || end != r_l->second.data() + r_l->second.size() || !(max >= 1)) return;
+  if (name == spec->algorithm.settings.end()) return;
+  // A bad or missing r_l is left for MakeSampler to name.
+  AlgorithmSettings settings(spec->algorithm.settings);
+  Result<double> r_l = settings.Double("r_l", 0, 1, std::numeric_limits<double>::max());
+  if (!r_l.ok() || *r_l < 1) return;
+  const double max = *r_l;
   for (ParamSpec& p : spec->space.params) {
     if (p.name != name->second || (p.type != ParamType::kInt && p.type != ParamType::kDouble)) continue;
     p.max = std::max(p.max, p.type == ParamType::kInt ? std::floor(max) : max);
