@@ -102,6 +102,10 @@ std::size_t FindInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+bool IsStorableText(std::string_view text) {
+  return text.find('\0') == std::string_view::npos && FindInvalidUtf8(text) == std::string_view::npos;
+}
+
 bool IsControlCodePoint(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 std::string QuoteForMessage(std::string_view text, std::size_t max_bytes) {

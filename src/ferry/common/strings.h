@@ -25,6 +25,10 @@ int HexDigit(char c);
 // Offset of the first byte that is not well-formed UTF-8, or npos.
 std::size_t FindInvalidUtf8(std::string_view text);
 
+// Valid UTF-8 with no NUL byte: text both store backends can hold
+// (PostgreSQL's text type refuses NUL).
+bool IsStorableText(std::string_view text);
+
 // C0 and C1 control characters and DEL.
 bool IsControlCodePoint(char32_t cp);
 

@@ -42,6 +42,10 @@ TEST(Utf8Test, DecodesAndRejectsPerRfc3629) {
   EXPECT_EQ(DecodeUtf8("\xe6\xa8", 0), 0u);          // truncated
   EXPECT_EQ(FindInvalidUtf8("ok \xc3\xa9"), std::string_view::npos);
   EXPECT_EQ(FindInvalidUtf8("ok\xff"), 2u);
+  EXPECT_EQ(FindInvalidUtf8("ascii then \xe6\xa8"), 11u);
+  EXPECT_TRUE(IsStorableText("caf\xc3\xa9"));
+  EXPECT_FALSE(IsStorableText(std::string_view("a\0b", 3)));
+  EXPECT_FALSE(IsStorableText("a\xff"));
 }
 
 TEST(SanitizeTest, KeepsQuotesButEscapesControlsAndBadBytes) {

@@ -14,7 +14,7 @@ using store::Value;
 bool IsBlank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 Status CheckText(std::string_view text, std::string_view field) {
-  if (FindInvalidUtf8(text) != std::string_view::npos || text.find('\0') != std::string_view::npos)
+  if (!IsStorableText(text))
     return InvalidArgument(std::string(field) + " must be valid UTF-8 without NUL bytes", std::string(field));
   return Status::OK();
 }

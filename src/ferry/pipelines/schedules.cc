@@ -267,7 +267,7 @@ RecurringRun FromRow(const Row& r) {
 Value OptValue(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
 
 Status CheckText(std::string_view text, std::string_view field) {
-  if (FindInvalidUtf8(text) != std::string_view::npos || text.find('\0') != std::string_view::npos)
+  if (!IsStorableText(text))
     return InvalidArgument(std::string(field) + " must be valid UTF-8 without NUL bytes", std::string(field));
   return Status::OK();
 }

@@ -128,7 +128,7 @@ Status ValidateName(std::string_view name, const std::string& field) {
 }
 
 Status ValidateText(std::string_view text, const std::string& what, const std::string& field) {
-  if (FindInvalidUtf8(text) != std::string_view::npos || text.find('\0') != std::string_view::npos) {
+  if (!IsStorableText(text)) {
     return InvalidArgument(what + " " + Quote(text) + " is not valid UTF-8 text", field);
   }
   return Status::OK();
