@@ -36,6 +36,10 @@
 //   wait for the queue, so they return only durable state. A failed commit
 //   fails its writes and those queued behind it (they built on it) and drops
 //   the cached study, which the next call reloads from the store.
+// - The observer (StudyServiceOptions::observer) hears of a change once it
+//   is durable and after the study's lock is released, so a slow observer
+//   (TrialRuns writes MLflow runs) delays only its own caller, never the
+//   other workers of the study.
 // - ListStudies reads studies already in memory from memory and the others
 //   from the store (counts by state, the best trial by ORDER BY), so listing
 //   does not pull every study's history into memory.
@@ -532,6 +536,17 @@ class StudyServiceImpl final : public StudyService {
   void Forget(LockedStudy& s);
   Result<StudyInfo> InfoFromStore(const Row& study_row);
   Result<std::map<std::int64_t, double>> LoadIntermediate(std::int64_t study_id, std::int64_t number);
+  // Releases the study's lock and calls `tell(observer, config)` when an
+  // observer is set; the config is copied first, as the lock no longer
+  // guards it.
+  template <typename F>
+  void Notify(LockedStudy& s, F&& tell) {
+    StudyObserver* observer = options_.observer;
+    if (observer == nullptr) return;
+    const StudyConfig config = s->config;
+    s.lock.unlock();
+    tell(*observer, config);
+  }
 
   store::Database* const db_;
   Env* const env_;
@@ -853,6 +868,10 @@ Status StudyServiceImpl::DeleteStudy(std::string_view name) {
   }
   Forget(s);
   if (!found) return NotFound("study " + Quote(name) + " not found");
+  if (options_.observer != nullptr) {
+    s.lock.unlock();
+    options_.observer->StudyDeleted(name);
+  }
   return Status::OK();
 }
 
@@ -910,6 +929,7 @@ Result<Trial> StudyServiceImpl::Ask(std::string_view study, const FixedParams& f
   s->trials.push_back(t);
   Count(s->counts, TrialState::kRunning, 1);
   RETURN_IF_ERROR(Commit(s, std::move(write)));
+  Notify(s, [&](StudyObserver& o, const StudyConfig& c) { o.TrialAsked(c, t); });
   return t;
 }
 
@@ -954,6 +974,7 @@ Result<Trial> StudyServiceImpl::Tell(std::string_view study, std::int64_t number
   s->ConsiderBest(t);
   const Trial told = t;
   RETURN_IF_ERROR(Commit(s, std::move(write)));
+  Notify(s, [&](StudyObserver& o, const StudyConfig& c) { o.TrialFinished(c, told); });
   return told;
 }
 
@@ -975,7 +996,9 @@ Status StudyServiceImpl::Report(std::string_view study, std::int64_t number, std
       "ON CONFLICT (study_id, number, step) DO NOTHING",
       {s->study_id, number, step, IntermediateToColumn(value)});
   s->trials[static_cast<std::size_t>(number)].intermediate.emplace(step, value);
-  return Commit(s, std::move(write));
+  RETURN_IF_ERROR(Commit(s, std::move(write)));
+  Notify(s, [&](StudyObserver& o, const StudyConfig& c) { o.TrialReported(c, number, step, value); });
+  return Status::OK();
 }
 
 Result<bool> StudyServiceImpl::ShouldPrune(std::string_view study, std::int64_t number) {

@@ -101,7 +101,29 @@ struct StudyPage {
 // Parameter name -> value, as in Trial::params (a categorical's choice index).
 using FixedParams = std::map<std::string, double>;
 
+// Hears of trials as they are asked, reported and finished, e.g. to record
+// them elsewhere (TrialRuns records each as an MLflow run). Each call comes
+// after the change committed, outside the study's lock, on the caller's
+// thread; calls on different trials may run in parallel, and in rare races
+// (a trial told by another client before its Ask has returned) out of
+// order. An observer must not call back into the service, and its failures
+// are its own: it cannot fail the call that triggered it.
+class StudyObserver {
+ public:
+  virtual ~StudyObserver() = default;
+  virtual void TrialAsked(const StudyConfig& study, const Trial& trial) = 0;
+  // A new intermediate value (a repeated step, which Report ignores, is not
+  // passed on); `value` may be NaN or infinite.
+  virtual void TrialReported(const StudyConfig& study, std::int64_t number, std::int64_t step,
+                             double value) = 0;
+  virtual void TrialFinished(const StudyConfig& study, const Trial& trial) = 0;
+  // The study was deleted with its trials.
+  virtual void StudyDeleted(std::string_view /*name*/) {}
+};
+
 struct StudyServiceOptions {
+  // Not owned; must outlive the service. Null: nobody is told.
+  StudyObserver* observer = nullptr;
   // How a study's sampler and pruner are made; tests swap in their own.
   std::function<Result<std::unique_ptr<Sampler>>(std::string_view, const std::map<std::string, std::string>&,
                                                  const SearchSpace&, std::uint64_t)>
