@@ -7,6 +7,7 @@
 #include "ferry/api/routes/kfp/routes.h"
 #include "ferry/api/routes/mlflow/routes.h"
 #include "ferry/api/routes/native.h"
+#include "ferry/api/routes/tuning/routes.h"
 #include "ferry/common/logging.h"
 
 namespace ferry::api {
@@ -61,6 +62,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   RETURN_IF_ERROR(AddNativeRoutes(impl->router, wired, options.max_watch_backlog));
   RETURN_IF_ERROR(mlflow::AddMlflowRoutes(impl->router, wired, options.max_upload_bytes));
   RETURN_IF_ERROR(kfp::AddKfpRoutes(impl->router, wired));
+  RETURN_IF_ERROR(studies::AddTuningRoutes(impl->router, wired));
   ASSIGN_OR_RETURN(impl->http, HttpServer::Start(options, &impl->router, wired.metrics, wired.env));
   LogEvent(spdlog::level::info, "http server started",
            {{"url", impl->http->url()}, {"max_body_bytes", options.max_body_bytes}});

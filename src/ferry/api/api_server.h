@@ -36,6 +36,9 @@ class PipelineEngine;
 class CatalogStore;
 class Scheduler;
 }
+namespace ferry::tuning {
+class StudyService;
+}
 
 namespace ferry::api {
 
@@ -83,6 +86,8 @@ struct ApiServices {    // not owned; outlive the server
   pipelines::CatalogStore* pipeline_catalog = nullptr;
   // Recurring runs (/apis/v2beta1/recurringruns) when also set.
   pipelines::Scheduler* pipeline_schedules = nullptr;
+  // The ask/tell API (/api/v1/tuning/studies/...) when set.
+  tuning::StudyService* studies = nullptr;
 };
 
 class ApiServer {
