@@ -27,6 +27,9 @@
 #include "ferry/store/resource_types.h"
 #include "ferry/tracking/logged_model_store.h"
 #include "ferry/tracking/tracking_store.h"
+#include "ferry/tuning/experiment_controller.h"
+#include "ferry/tuning/study_service.h"
+#include "ferry/tuning/trial_runs.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "0.0.0-dev"
@@ -83,6 +86,12 @@ int Main(int argc, char** argv) {
   auto registry =
       registry::RegistryStore::Open(db->get(), Env::Default(), {tracking->get(), logged_models->get()});
   if (!registry.ok()) return Fail(registry.status().WithContext("opening the model registry"));
+  // Ask/tell studies; every trial is recorded as an MLflow run.
+  tuning::TrialRuns trial_runs(tracking->get(), Env::Default());
+  tuning::StudyServiceOptions study_options;
+  study_options.observer = &trial_runs;
+  auto studies = tuning::StudyService::Open(db->get(), Env::Default(), std::move(study_options));
+  if (!studies.ok()) return Fail(studies.status().WithContext("opening the tuning studies"));
 
   // Pipelines: tasks run under the local executor (its exit files under
   // the data dir let a restarted server re-attach to them); lightweight
@@ -135,6 +144,7 @@ int Main(int argc, char** argv) {
 
   store::ResourceTypes types;
   store::RegisterCoreTypes(types);
+  if (Status st = tuning::RegisterTuningTypes(types); !st.ok()) return Fail(st);
   store::ResourceStore resources(db->get(), Env::Default());
   MetricsRegistry metrics;
 
@@ -152,12 +162,27 @@ int Main(int argc, char** argv) {
   services.pipelines = engine->get();
   services.pipeline_catalog = catalog->get();
   services.pipeline_schedules = schedules->get();
+  services.studies = studies->get();
   auto api = api::ApiServer::Start(api_options, services);
   if (!api.ok()) return Fail(api.status());
   {
     std::lock_guard<std::mutex> lock(tracking_uri.mu);
     tracking_uri.url = (*api)->url();
   }
+
+  // Katib experiments: trials run under the same executor as pipeline
+  // tasks, with this server as their MLflow tracking server.
+  tuning::ExperimentControllerOptions experiment_options;
+  experiment_options.data_dir = options.data_dir;
+  experiment_options.base_env = engine_options.base_env;
+  experiment_options.base_env["MLFLOW_TRACKING_URI"] = (*api)->url();
+  experiment_options.base_env["FERRY_SERVER"] = (*api)->url();
+  experiment_options.name_study = [&trial_runs](const std::string& study, const std::string& name) {
+    trial_runs.NameExperiment(study, name);
+  };
+  auto experiments = tuning::ExperimentController::Start(&resources, studies->get(), executor->get(),
+                                                         Env::Default(), std::move(experiment_options));
+  if (!experiments.ok()) return Fail(experiments.status().WithContext("starting the experiment controller"));
 
   LogEvent(spdlog::level::info, "ferry server ready",
            {{"url", (*api)->url()},
@@ -177,6 +202,7 @@ int Main(int argc, char** argv) {
   // tasks keep running and the next start re-attaches them.
   (*schedules)->Stop();
   (*engine)->Shutdown();
+  (*experiments)->Shutdown();
   (*executor)->Shutdown();
   LogEvent(spdlog::level::info, "ferry server stopped");
   spdlog::default_logger_raw()->flush();
