@@ -83,7 +83,8 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
   get->add_flag("-A,--all-namespaces", get_options.all_namespaces, "List across all namespaces");
   get->add_flag("-w,--watch", get_options.watch, "After listing, keep printing changes");
   get->add_option("--experiment", get_options.experiment,
-                  "Runs (name or id), pipelineruns (name): only those of this experiment");
+                  "Runs (name or id), pipelineruns (name), trials (Katib experiment name): "
+                  "only those of this experiment");
   get->add_option("--filter", get_options.filter,
                   "Experiments, runs, models: MLflow search filter, e.g. \"metrics.acc > 0.9\"");
   get->add_option("--limit", get_options.limit,

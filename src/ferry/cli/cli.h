@@ -8,6 +8,8 @@
 //   ferry delete KIND NAME
 //   ferry run PIPELINE.yaml [-p name=value]... [--experiment E] [--watch]
 //   ferry get pipelineruns | pipelinerun ID | run ID   (pipeline_views.h)
+//   ferry get|describe experiment NAME   Katib's when it exists, else MLflow's (tuning_views.h)
+//   ferry get trials [--experiment NAME]
 //   ferry logs run/ID [TASK] [--follow]
 //   ferry cancel run/ID...   ferry retry run/ID...
 //   --server URL / FERRY_SERVER (default http://127.0.0.1:8080)

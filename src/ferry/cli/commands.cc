@@ -1,9 +1,12 @@
 #include "ferry/cli/commands.h"
 
+#include <algorithm>
+
 #include "ferry/cli/commands_internal.h"
 #include "ferry/cli/manifest.h"
 #include "ferry/cli/output.h"
 #include "ferry/cli/tracking_views.h"
+#include "ferry/cli/tuning_views.h"
 
 namespace ferry::cli {
 namespace internal {
@@ -126,7 +129,17 @@ int RunDescribe(Context& ctx, const DescribeOptions& options) {
     if (auto slash = options.kind.find('/'); slash != std::string::npos)
       names.insert(names.begin(), options.kind.substr(slash + 1));
     if (names.empty()) return UsageError(ctx, "describe needs the NAME of the object");
-    return DescribeTracking(ctx, kind, names);
+    if (kind != TrackingKind::kExperiment) return DescribeTracking(ctx, kind, names);
+    // A Katib Experiment of that name first, else the MLflow experiment.
+    KatibExperimentLookup lookup;
+    int result = FindKatibExperiments(ctx, names, lookup);
+    if (result == kExitUnreachable) return result;
+    if (!lookup.found.empty()) result = std::max(result, DescribeKatibExperiments(ctx, lookup.found));
+    if (!lookup.others.empty()) {
+      if (!lookup.found.empty()) *ctx.out << "\n\n";
+      result = std::max(result, DescribeTracking(ctx, kind, lookup.others));
+    }
+    return result;
   }
   internal::Target target;
   if (int rc = internal::ResolveTarget(ctx, options.kind, options.names, target); rc != kExitOk) return rc;
@@ -142,6 +155,10 @@ int RunDescribe(Context& ctx, const DescribeOptions& options) {
     }
     if (!first) *ctx.out << "\n\n";
     first = false;
+    if (IsKatibExperimentType(*target.type)) {
+      result = std::max(result, DescribeKatibExperiments(ctx, {reply->body}));
+      continue;
+    }
     *ctx.out << Describe(reply->body, ctx.env->NowMicros()) << std::flush;
   }
   return result;

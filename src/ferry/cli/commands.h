@@ -45,8 +45,8 @@ struct GetOptions {
   std::string selector{};
   bool all_namespaces = false;
   bool watch = false;
-  // Tracking kinds (experiments, runs, models) only.
-  std::string experiment{};  // runs of this experiment (name or id)
+  // Tracking kinds (experiments, runs, models), and --experiment for Katib trials.
+  std::string experiment{};  // runs of this experiment (name or id); trials of this Katib experiment
   std::string filter{};      // MLflow search filter, e.g. "metrics.acc > 0.9"
   std::int64_t limit = 0;    // at most this many (runs default to 100)
 };

@@ -217,6 +217,13 @@ TableRow TableRowFor(const ApiResource& resource, const Json& object, bool with_
   return row;
 }
 
+TableLayout DefaultTableLayout(const ApiResource& resource, bool with_namespace) {
+  return {TableHeader(resource, with_namespace),
+          [resource, with_namespace](const Json& object, std::int64_t now) {
+            return TableRowFor(resource, object, with_namespace, now);
+          }};
+}
+
 std::string ObjectRef(const ApiResource& resource, std::string_view name) {
   return resource.DisplayName() + "/" + std::string(name);
 }

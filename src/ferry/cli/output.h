@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,16 @@ TableRow TableHeader(const ApiResource& resource, bool with_namespace);
 // The row of one object under TableHeader's columns.
 TableRow TableRowFor(const ApiResource& resource, const Json& object, bool with_namespace,
                      std::int64_t now_micros);
+
+// The columns of a `get` table: its header, and the row of one object
+// under it (at `now_micros`). Kinds whose columns depend on what is listed
+// (a trial's parameters) build their own.
+struct TableLayout {
+  TableRow header;
+  std::function<TableRow(const Json& object, std::int64_t now_micros)> row;
+};
+// TableHeader and TableRowFor as a layout.
+TableLayout DefaultTableLayout(const ApiResource& resource, bool with_namespace);
 
 // "configmap/demo": how `apply` and `-o name` refer to an object.
 std::string ObjectRef(const ApiResource& resource, std::string_view name);
