@@ -9,6 +9,7 @@
 from ._service import ResourceKind, ResourceList, WatchEvent
 from ._version import __version__
 from .client import Client
+from . import tune
 from .errors import (
     AlreadyExists,
     Conflict,
@@ -33,5 +34,5 @@ __all__ = [
     "AlreadyExists", "Client", "Conflict", "DeadlineExceeded", "Expired", "FailedPrecondition", "FerryError",
     "Internal", "InvalidArgument", "MethodNotAllowed", "NotFound", "PayloadTooLarge", "PermissionDenied",
     "ResourceExhausted", "ResourceKind", "ResourceList", "Unauthenticated", "Unavailable", "Unimplemented",
-    "UnsupportedMediaType", "WatchEvent", "__version__",
+    "UnsupportedMediaType", "WatchEvent", "__version__", "tune",
 ]
