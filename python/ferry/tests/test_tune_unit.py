@@ -86,7 +86,7 @@ def test_distributions_must_be_a_named_mapping(distributions: Any) -> None:
     assert e.value.field in ("distributions", "distributions[0].name")
 
 
-# Optuna's classes are read by duck typing (optuna is not a dependency).
+# Optuna's classes are read by duck typing (the SDK does not depend on optuna).
 
 def optuna_like(class_name: str, **attrs: Any) -> Any:
     return type(class_name, (), dict(attrs, __module__="optuna.distributions"))()
@@ -105,6 +105,18 @@ def optuna_like(class_name: str, **attrs: Any) -> Any:
 ])
 def test_optuna_distributions_are_accepted(obj: Any, ours: _tuning.Distribution) -> None:
     assert _tuning.as_distribution(obj, "distributions[0]") == ours
+
+
+def test_real_optuna_distributions_are_accepted() -> None:
+    """The same through the installed optuna (requirements-dev.txt pins it for the benchmark)."""
+    import optuna
+
+    d = optuna.distributions
+    assert _tuning.as_distribution(d.FloatDistribution(1e-3, 1.0, log=True), "x") == FloatDistribution(1e-3, 1, True)
+    assert _tuning.as_distribution(d.FloatDistribution(0.0, 1.0, step=0.25), "x") == FloatDistribution(0, 1, step=0.25)
+    assert _tuning.as_distribution(d.IntDistribution(2, 64, log=True), "x") == IntDistribution(2, 64, log=True)
+    assert _tuning.as_distribution(d.CategoricalDistribution(["a", 1, None]), "x") == \
+        CategoricalDistribution(["a", 1, None])
 
 
 def test_optuna_like_without_attributes_names_the_field() -> None:
