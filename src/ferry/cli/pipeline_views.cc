@@ -10,6 +10,7 @@
 #include "ferry/api/client/http_client.h"
 #include "ferry/cli/commands_internal.h"
 #include "ferry/cli/manifest.h"
+#include "ferry/cli/view_fields.h"
 #include "ferry/common/time.h"
 
 namespace ferry::cli {
@@ -26,19 +27,6 @@ std::string Text(const Json& object, std::string_view key) {
   auto it = object.find(key);
   if (it == object.end() || !it->is_string()) return {};
   return it->get<std::string>();
-}
-
-const Json& Member(const Json& object, std::string_view key) {
-  static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-const Json& Array(const Json& object, std::string_view key) {
-  static const Json kEmpty = Json::array();
-  const Json& v = Member(object, key);
-  return v.is_array() ? v : kEmpty;
 }
 
 std::string Lower(std::string_view text) {

@@ -7,6 +7,7 @@
 
 #include "ferry/api/client/http_client.h"
 #include "ferry/cli/commands_internal.h"
+#include "ferry/cli/view_fields.h"
 #include "ferry/common/time.h"
 
 namespace ferry::cli {
@@ -29,34 +30,6 @@ std::string Text(const Json& object, std::string_view key) {
   if (it->is_string()) return it->get<std::string>();
   if (it->is_number_integer()) return std::to_string(it->get<std::int64_t>());
   return {};
-}
-
-std::int64_t Int(const Json& object, std::string_view key) {
-  if (!object.is_object()) return 0;
-  auto it = object.find(key);
-  if (it == object.end()) return 0;
-  if (it->is_number()) return it->get<std::int64_t>();
-  if (it->is_string()) {
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (...) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-const Json& Member(const Json& object, std::string_view key) {
-  static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-const Json& Array(const Json& object, std::string_view key) {
-  static const Json kEmpty = Json::array();
-  const Json& v = Member(object, key);
-  return v.is_array() ? v : kEmpty;
 }
 
 std::string Age(std::int64_t then_ms, std::int64_t now_ms) {

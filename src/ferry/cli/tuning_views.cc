@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "ferry/cli/commands_internal.h"
+#include "ferry/cli/view_fields.h"
 #include "ferry/common/names.h"
 #include "ferry/common/time.h"
 
@@ -20,34 +21,6 @@ std::string Text(const Json& object, std::string_view key) {
   auto it = object.find(key);
   if (it == object.end() || it->is_null() || it->is_structured()) return {};
   return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-std::int64_t Int(const Json& object, std::string_view key) {
-  if (!object.is_object()) return 0;
-  auto it = object.find(key);
-  if (it == object.end()) return 0;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
-  if (it->is_string()) {
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (...) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-const Json& Member(const Json& object, std::string_view key) {
-  static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-const Json& Array(const Json& object, std::string_view key) {
-  static const Json kEmpty = Json::array();
-  const Json& v = Member(object, key);
-  return v.is_array() ? v : kEmpty;
 }
 
 std::string OrDash(std::string s) { return s.empty() ? "-" : s; }
