@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "ferry/common/strings.h"
+
 namespace ferry::api {
 namespace {
 
@@ -97,6 +99,27 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_
       value = std::move(decoded).value();
     }
     out.emplace_back(std::move(key).value(), std::move(value));
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> AcceptedQuery(const HttpRequest& request,
+                                                          std::initializer_list<std::string_view> accepted) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, value] : request.query) {
+    bool known = false;
+    for (std::string_view name : accepted) known = known || name == key;
+    if (!known) {
+      std::string list;
+      for (std::string_view name : accepted) list += (list.empty() ? "" : ", ") + std::string(name);
+      return InvalidArgument(
+          "unknown query parameter " + QuoteForMessage(key) +
+              (list.empty() ? std::string("; this route takes none") : "; this route accepts " + list),
+          SanitizeForMessage(key, 100));
+    }
+    if (!out.emplace(key, value).second)
+      return InvalidArgument("query parameter " + QuoteForMessage(key) + " is given more than once",
+                             SanitizeForMessage(key, 100));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 // may call them.
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -90,5 +91,11 @@ Result<std::string> PercentDecode(std::string_view text, bool plus_as_space);
 // Splits "a=1&b=x%20y" into decoded pairs ('+' is a space, as HTML forms and
 // most HTTP clients encode it). An empty string yields no pairs.
 Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view query);
+
+// The request's query parameters as a map, checked against what its route
+// accepts: an unknown or repeated parameter is InvalidArgument naming it
+// (not ignored).
+Result<std::map<std::string, std::string>> AcceptedQuery(const HttpRequest& request,
+                                                          std::initializer_list<std::string_view> accepted);
 
 }  // namespace ferry::api

@@ -50,20 +50,7 @@ class Query {
  public:
   static Result<Query> From(const HttpRequest& request, std::initializer_list<std::string_view> accepted) {
     Query query;
-    for (const auto& [key, value] : request.query) {
-      bool known = false;
-      for (std::string_view name : accepted) known = known || name == key;
-      if (!known) {
-        std::string list;
-        for (std::string_view name : accepted) list += (list.empty() ? "" : ", ") + std::string(name);
-        return InvalidArgument(
-            "unknown query parameter " + Quote(key) +
-                (list.empty() ? std::string("; this route takes none") : "; this route accepts " + list),
-            key);
-      }
-      if (!query.values_.emplace(key, value).second)
-        return InvalidArgument("query parameter " + Quote(key) + " is given more than once", key);
-    }
+    ASSIGN_OR_RETURN(query.values_, AcceptedQuery(request, accepted));
     return query;
   }
 

@@ -36,11 +36,6 @@ HttpResponse WithBody(const HttpRequest& request, bool optional, F&& handle) {
   return Respond(request, handle(*body));
 }
 
-// The query parameters, each at most once and each one of `accepted`;
-// InvalidArgument naming the first that is not.
-Result<std::map<std::string, std::string>> QueryParams(const HttpRequest& request,
-                                                       std::initializer_list<std::string_view> accepted);
-
 // The path's {number}: a decimal trial number; InvalidArgument naming
 // "number" otherwise.
 Result<std::int64_t> TrialNumber(const HttpRequest& request);

@@ -13,7 +13,7 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
 Result<HttpResponse> Create(StudyService* service, const HttpRequest& request, const Json& body) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(CreateStudyRequest create, ParseCreateStudy(body));
   const tuning::SearchSpace* space = &create.config.space;
   auto created = service->CreateStudy(create.config, /*load_if_exists=*/false);
@@ -28,7 +28,7 @@ Result<HttpResponse> Create(StudyService* service, const HttpRequest& request, c
 }
 
 Result<HttpResponse> List(StudyService* service, const HttpRequest& request) {
-  ASSIGN_OR_RETURN(auto query, QueryParams(request, {"page_size", "page_token"}));
+  ASSIGN_OR_RETURN(auto query, AcceptedQuery(request, {"page_size", "page_token"}));
   int page_size = kDefaultPageSize;
   if (auto it = query.find("page_size"); it != query.end()) {
     const std::string& text = it->second;
@@ -51,13 +51,13 @@ Result<HttpResponse> List(StudyService* service, const HttpRequest& request) {
 }
 
 Result<HttpResponse> Get(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(tuning::StudyInfo study, service->GetStudy(request.Param("name")));
   return ObjectResponse(request, 200, StudyToJson(study));
 }
 
 Result<HttpResponse> Delete(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   RETURN_IF_ERROR(service->DeleteStudy(request.Param("name")));
   return ObjectResponse(request, 200, Json::object());
 }

@@ -16,7 +16,7 @@ using tuning::StudyInfo;
 using tuning::StudyService;
 
 Result<HttpResponse> Ask(StudyService* service, const HttpRequest& request, const Json& body) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   const std::string& name = request.Param("name");
   ASSIGN_OR_RETURN(StudyInfo study, service->GetStudy(name));
   const tuning::SearchSpace& space = study.config.space;
@@ -35,7 +35,7 @@ Result<HttpResponse> Ask(StudyService* service, const HttpRequest& request, cons
 }
 
 Result<HttpResponse> List(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   const std::string& name = request.Param("name");
   ASSIGN_OR_RETURN(StudyInfo study, service->GetStudy(name));
   ASSIGN_OR_RETURN(std::vector<tuning::Trial> trials, service->Trials(name));
@@ -45,7 +45,7 @@ Result<HttpResponse> List(StudyService* service, const HttpRequest& request) {
 }
 
 Result<HttpResponse> Get(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(std::int64_t number, TrialNumber(request));
   const std::string& name = request.Param("name");
   ASSIGN_OR_RETURN(StudyInfo study, service->GetStudy(name));
@@ -54,7 +54,7 @@ Result<HttpResponse> Get(StudyService* service, const HttpRequest& request) {
 }
 
 Result<HttpResponse> Tell(StudyService* service, const HttpRequest& request, const Json& body) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(std::int64_t number, TrialNumber(request));
   ASSIGN_OR_RETURN(TellRequest tell, ParseTell(body));
   const std::string& name = request.Param("name");
@@ -65,7 +65,7 @@ Result<HttpResponse> Tell(StudyService* service, const HttpRequest& request, con
 }
 
 Result<HttpResponse> Report(StudyService* service, const HttpRequest& request, const Json& body) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(std::int64_t number, TrialNumber(request));
   ASSIGN_OR_RETURN(ReportRequest report, ParseReport(body));
   RETURN_IF_ERROR(service->Report(request.Param("name"), number, report.step, report.value));
@@ -73,14 +73,14 @@ Result<HttpResponse> Report(StudyService* service, const HttpRequest& request, c
 }
 
 Result<HttpResponse> ShouldPrune(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   ASSIGN_OR_RETURN(std::int64_t number, TrialNumber(request));
   ASSIGN_OR_RETURN(bool prune, service->ShouldPrune(request.Param("name"), number));
   return ObjectResponse(request, 200, {{"should_prune", prune}});
 }
 
 Result<HttpResponse> Best(StudyService* service, const HttpRequest& request) {
-  RETURN_IF_ERROR(QueryParams(request, {}).status());
+  RETURN_IF_ERROR(AcceptedQuery(request, {}).status());
   const std::string& name = request.Param("name");
   ASSIGN_OR_RETURN(StudyInfo study, service->GetStudy(name));
   if (!study.best_trial) return NotFound("study " + QuoteForMessage(name) + " has no complete trial yet");
