@@ -32,6 +32,41 @@ double Hartmann6(const std::vector<double>& x) {
   return -sum;
 }
 
+double Rosenbrock(const std::vector<double>& x) {
+  double sum = 0;
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+    const double a = x[i + 1] - x[i] * x[i], b = 1 - x[i];
+    sum += 100 * a * a + b * b;
+  }
+  return sum;
+}
+
+// As in Surjanovic & Bingham's Virtual Library of Simulation Experiments
+// (a = 20, b = 0.2, c = 2 pi), which BoTorch's test functions follow.
+double Ackley(const std::vector<double>& x) {
+  const double d = static_cast<double>(x.size());
+  double squares = 0, cosines = 0;
+  for (double v : x) {
+    squares += v * v;
+    cosines += std::cos(2 * std::numbers::pi * v);
+  }
+  return -20 * std::exp(-0.2 * std::sqrt(squares / d)) - std::exp(cosines / d) + 20 + std::numbers::e;
+}
+
+double Levy(const std::vector<double>& x) {
+  constexpr double kPi = std::numbers::pi;
+  const std::size_t d = x.size();
+  auto w = [&](std::size_t i) { return 1 + (x[i] - 1) / 4; };
+  const double w0 = w(0), wd = w(d - 1);
+  double sum = std::sin(kPi * w0) * std::sin(kPi * w0);
+  for (std::size_t i = 0; i + 1 < d; ++i) {
+    const double wi = w(i), s = std::sin(kPi * wi + 1);
+    sum += (wi - 1) * (wi - 1) * (1 + 10 * s * s);
+  }
+  const double s = std::sin(2 * kPi * wd);
+  return sum + (wd - 1) * (wd - 1) * (1 + s * s);
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
