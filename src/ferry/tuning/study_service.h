@@ -65,7 +65,9 @@ struct StudyConfig {
   std::string name;
   SearchSpace space;
   Direction direction = Direction::kMinimize;
-  std::string sampler = "tpe";  // a MakeSampler algorithm; Optuna's default
+  // A MakeSampler algorithm. "tpe" is independent TPE, Optuna 4's default;
+  // Optuna 5's TPESampler() is multivariate ("multivariate-tpe").
+  std::string sampler = "tpe";
   std::map<std::string, std::string> sampler_settings;
   std::string pruner = "none";  // a MakePruner algorithm
   std::map<std::string, std::string> pruner_settings;
