@@ -551,6 +551,7 @@ class Controller final : public ExperimentController {
                       {{"name", r.name},
                        {"namespace", x.ns},
                        {"labels", {{kExperimentLabel, x.name}}},
+                       {"annotations", {{kTrialLogAnnotation, LogPath(x, trial.number)}}},
                        {"ownerReferences",
                         Json::array({{{"apiVersion", kApiVersion},
                                       {"kind", "Experiment"},
@@ -581,7 +582,7 @@ class Controller final : public ExperimentController {
     const fs::path logs = x.dir / "logs";
     ActiveTrial a;
     a.task.id = TaskId(x.uid, trial.number);
-    a.task.log_path = (logs / (std::to_string(trial.number) + ".log")).string();
+    a.task.log_path = LogPath(x, trial.number);
     a.task.env = options_.base_env;
     for (const EnvVar& e : process->env) a.task.env[e.name] = e.value;
     const std::string push_file = (logs / (std::to_string(trial.number) + ".push.jsonl")).string();
@@ -934,6 +935,10 @@ class Controller final : public ExperimentController {
   }
 
   static std::string Key(const Experiment& x) { return x.ns + "/" + x.name; }
+
+  static std::string LogPath(const Experiment& x, std::int64_t number) {
+    return (x.dir / "logs" / (std::to_string(number) + ".log")).string();
+  }
 
   // An experiment is gone (deleted, or replaced by one of the same name):
   // its running trials are cancelled, its trials, study and files removed.

@@ -27,7 +27,8 @@
 // FERRY_TRIAL_METRICS_FILE. A File collector's path is mapped into the
 // sandbox: each occurrence of it in the command, args and env values is
 // replaced by <sandbox>/<path>. The trial's output goes to
-// <data_dir>/tuning/<experiment uid>/logs/<number>.log.
+// <data_dir>/tuning/<experiment uid>/logs/<number>.log, which the Trial's
+// annotation tuning.ferry.dev/log names.
 //
 // Durability: every step is in the store before the next one starts (the
 // study's trial before its Trial object, the Trial object before its task
@@ -65,6 +66,8 @@ inline constexpr char kExperimentsKey[] = "experiments.kubeflow.org";
 inline constexpr char kTrialsKey[] = "trials.kubeflow.org";
 // The label every Trial carries: its experiment's name.
 inline constexpr char kExperimentLabel[] = "katib.kubeflow.org/experiment";
+// The annotation naming the file the trial's output goes to.
+inline constexpr char kTrialLogAnnotation[] = "tuning.ferry.dev/log";
 
 // Registers Experiment (validated by ValidateExperimentObject; only the
 // trial counts may change in an update) and Trial (read-only through the
