@@ -596,7 +596,7 @@ def main() -> int:
                     "GP is compared at the same trial count")
     ap.add_argument("--sizes", default="100,1000,10000", help="history sizes of the latency part")
     ap.add_argument("--asks", type=int, default=30, help="timed asks per latency measurement")
-    ap.add_argument("--gp-asks", type=int, default=5, help="timed asks of Optuna's GPSampler")
+    ap.add_argument("--gp-asks", type=int, default=3, help="timed asks of Optuna's GPSampler")
     ap.add_argument("--gp-max-size", type=int, default=1000, help="largest history Optuna's GPSampler is timed at "
                     "(it models every trial: 10,000 is hours)")
     ap.add_argument("--jobs", type=int, default=1, help="studies run at once (results do not depend on it)")
@@ -630,7 +630,8 @@ def main() -> int:
     result: Dict[str, Any] = {
         "machine": machine(), "load_at_start": load(), "versions": versions(), "command": " ".join(sys.argv),
         "settings": {"seeds": args.seeds, "trials": args.trials, "real_seeds": real_seeds, "real_trials": real_trials,
-                     "gp_seeds": gp_seeds, "gp_trials": gp_trials, "sizes": sizes, "asks": args.asks,
+                     "gp_seeds": gp_seeds, "gp_trials": gp_trials, "real_gp_seeds": min(gp_seeds, real_seeds),
+                     "real_gp_trials": min(gp_trials, real_trials), "sizes": sizes, "asks": args.asks,
                      "gp_asks": args.gp_asks, "gp_max_size": args.gp_max_size, "jobs": args.jobs},
         "part_seconds": {}, "runs": {"ferry": [], "optuna": [], "ferry_rest": []}, "latency": {}}
     print(f"machine: {result['machine']}, load {result['load_at_start']}", file=sys.stderr)
@@ -705,7 +706,8 @@ def main() -> int:
 
     # Comparisons: the best value after the last trial, per problem and sampler pair.
     comparisons = []
-    for problem in problems * ("quality" in parts) + [REAL_TASK] * ("real" in parts):
+    compared = (problems if "quality" in parts else []) + ([REAL_TASK] if "real" in parts else [])
+    for problem in compared:
         ferry_runs = result["runs"]["ferry_rest" if problem == REAL_TASK else "ferry"]
         for s in samplers:
             optuna_runs = [r for r in result["runs"]["optuna"] if r["problem"] == problem and r["sampler"] == s]

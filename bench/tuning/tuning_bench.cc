@@ -37,7 +37,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
