@@ -145,7 +145,8 @@ struct ActiveTrial {
   std::string metrics_path;             // what the parser reads
   std::uint64_t offset = 0;
   std::vector<MetricLog> logs;
-  std::int64_t reported = 0;  // objective values reported to the study
+  std::vector<double> objective;  // the objective's values so far: step k is objective[k - 1]
+  std::size_t reported = 0;       // steps reported to the study
   bool stopping = false;      // cancelled by early stopping
   bool killing = false;       // cancelled because the experiment ended
   std::optional<TaskUpdate> final;
@@ -260,6 +261,13 @@ class Controller final : public ExperimentController {
     }
   }
 
+  // Stops a trial's task; one that already ended is fine.
+  void Cancel(const std::string& task_id) {
+    Status s = executor_->Cancel(task_id);
+    if (!s.ok() && s.code() != StatusCode::kNotFound)
+      LogEvent(spdlog::level::warn, "cancelling a trial failed", {{"task", task_id}, {"error", s.message()}});
+  }
+
   // Reads what running trials wrote since the last poll; with early
   // stopping, reports each new objective value and stops the trial when
   // the pruner says so.
@@ -267,22 +275,19 @@ class Controller final : public ExperimentController {
     for (auto& [key, x] : experiments_) {
       for (auto& [number, a] : x.active) {
         if (a.final || a.stopping || a.killing) continue;
-        const std::size_t before = a.logs.size();
-        ReadNew(a);
-        if (!x.spec.early_stopping || a.logs.size() == before) continue;
+        const std::size_t before = a.objective.size();
+        ReadNew(x, a);
+        if (!x.spec.early_stopping || a.objective.size() == before) continue;
         if (ReportNew(x, number, a) && ShouldStop(x, number)) {
           a.stopping = true;
-          Status s = executor_->Cancel(a.task.id);
-          if (!s.ok() && s.code() != StatusCode::kNotFound)
-            LogEvent(spdlog::level::warn, "early stopping a trial failed",
-                     {{"trial", x.trials[number].name}, {"error", s.message()}});
+          Cancel(a.task.id);
           dirty.insert(key);
         }
       }
     }
   }
 
-  void ReadNew(ActiveTrial& a) {
+  void ReadNew(const Experiment& x, ActiveTrial& a) {
     if (!a.parser) return;
     std::ifstream in(a.metrics_path, std::ios::binary);
     if (!in) return;
@@ -297,23 +302,30 @@ class Controller final : public ExperimentController {
       a.offset += static_cast<std::uint64_t>(got);
       total += static_cast<std::size_t>(got);
     }
-    for (MetricLog& log : a.parser->TakeLogs()) a.logs.push_back(std::move(log));
+    Keep(x, a, a.parser->TakeLogs());
   }
 
-  // Reports the objective values not yet reported (step k = the k-th value,
-  // as Katib's median stop counts); true when there was a new one.
+  // Adds newly parsed observations to the trial's, and their objective
+  // values to its intermediate values (step k = the k-th value, as Katib's
+  // median stop counts).
+  static void Keep(const Experiment& x, ActiveTrial& a, std::vector<MetricLog> logs) {
+    for (const auto& [step, value] : IntermediateValues(x.spec.objective.objective_metric_name, logs))
+      a.objective.push_back(value);
+    for (MetricLog& log : logs) a.logs.push_back(std::move(log));
+  }
+
+  // Reports the objective values not yet reported; true when there was a
+  // new one.
   bool ReportNew(Experiment& x, std::int64_t number, ActiveTrial& a) {
-    const std::map<std::int64_t, double> values =
-        IntermediateValues(x.spec.objective.objective_metric_name, a.logs);
     bool any = false;
-    for (auto it = values.upper_bound(a.reported); it != values.end(); ++it) {
-      Status s = studies_->Report(x.study, number, it->first, it->second);
+    for (; a.reported < a.objective.size(); ++a.reported) {
+      const auto step = static_cast<std::int64_t>(a.reported + 1);
+      Status s = studies_->Report(x.study, number, step, a.objective[a.reported]);
       if (!s.ok()) {
         LogEvent(spdlog::level::warn, "reporting a trial's intermediate value failed",
                  {{"trial", x.trials[number].name}, {"error", s.message()}});
         return any;
       }
-      a.reported = it->first;
       any = true;
     }
     return any;
@@ -353,12 +365,12 @@ class Controller final : public ExperimentController {
       x.uid = uid;
       x.study = "katib-" + uid;
       x.dir = fs::path(options_.data_dir) / "tuning" / uid;
-      x.object = *got;
-      Load(x);
     }
     Experiment& x = it->second;
+    const bool first_sight = x.object.is_null();
     x.object = std::move(*got);
     if (x.failure.empty()) {
+      // Again on every change: the trial counts may have been edited.
       auto spec = ParseExperiment(x.object);
       if (spec.ok()) {
         x.spec = std::move(*spec);
@@ -366,6 +378,7 @@ class Controller final : public ExperimentController {
         x.failure = spec.status().message();
       }
     }
+    if (first_sight) Load(x);
     Harvest(x);
     Json status = x.object.contains("status") && x.object["status"].is_object() ? x.object["status"] : Json::object();
     const std::string now = FormatRfc3339(env_->NowMicros());
@@ -489,9 +502,7 @@ class Controller final : public ExperimentController {
     for (auto& [number, a] : x.active) {
       if (a.final || a.killing) continue;
       a.killing = true;
-      Status s = executor_->Cancel(a.task.id);
-      if (!s.ok() && s.code() != StatusCode::kNotFound)
-        LogEvent(spdlog::level::warn, "cancelling a trial failed", {{"task", a.task.id}, {"error", s.message()}});
+      Cancel(a.task.id);
     }
   }
 
@@ -690,10 +701,10 @@ class Controller final : public ExperimentController {
         continue;
       }
       TrialRecord& r = x.trials[it->first];
-      ReadNew(a);
+      ReadNew(x, a);
       if (a.parser) {
         a.parser->Finish();
-        for (MetricLog& log : a.parser->TakeLogs()) a.logs.push_back(std::move(log));
+        Keep(x, a, a.parser->TakeLogs());
       }
       if (x.spec.early_stopping && !a.stopping && !a.killing) ReportNew(x, r.number, a);
       r.metrics = Json::array();
@@ -844,17 +855,7 @@ class Controller final : public ExperimentController {
   // their objects and the study record them, and the tasks of those that
   // were running when the server stopped.
   void Load(Experiment& x) {
-    auto spec = ParseExperiment(x.object);
-    if (!spec.ok()) {
-      x.failure = spec.status().message();
-      return;
-    }
-    x.spec = std::move(*spec);
-    if (HasTrueCondition(x.object.value("status", Json::object()), "Succeeded") ||
-        HasTrueCondition(x.object.value("status", Json::object()), "Failed")) {
-      // Nothing runs for a completed experiment, but its trials are kept
-      // in view (a raised maxTrialCount may restart it).
-    }
+    if (!x.failure.empty()) return;
     StudyConfig config;
     config.name = x.study;
     config.space = x.spec.space;
@@ -945,9 +946,7 @@ class Controller final : public ExperimentController {
   void Forget(std::map<std::string, Experiment>::iterator it) {
     Experiment& x = it->second;
     for (auto& [number, a] : x.active) {
-      Status s = executor_->Cancel(a.task.id);
-      if (!s.ok() && s.code() != StatusCode::kNotFound)
-        LogEvent(spdlog::level::warn, "cancelling a trial failed", {{"task", a.task.id}, {"error", s.message()}});
+      Cancel(a.task.id);
       // tasks_ keeps the id so that its end is released (see Apply).
       tasks_[a.task.id] = {"", number};
     }
