@@ -687,4 +687,10 @@ std::string_view JsonTypeName(const Json& value) {
   }
 }
 
+Json JsonDouble(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
 }  // namespace ferry

@@ -39,4 +39,8 @@ std::string ToYaml(const Json& value);
 // Short JSON type name for error messages: "string", "object", ...
 std::string_view JsonTypeName(const Json& value);
 
+// A double as proto-JSON writes it: a number, or "NaN" / "Infinity" /
+// "-Infinity", which JSON cannot carry as numbers.
+Json JsonDouble(double value);
+
 }  // namespace ferry

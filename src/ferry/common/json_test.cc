@@ -657,5 +657,12 @@ TEST(ToYamlTest, WritesBlockStyle) {
   EXPECT_EQ(ToYaml(Json{{"script", "set -e\nrun\n"}}), "script: |\n  set -e\n  run\n");
 }
 
+TEST(JsonDoubleTest, WritesProtoJsonSpecialValues) {
+  EXPECT_EQ(JsonDouble(1.5), Json(1.5));
+  EXPECT_EQ(JsonDouble(std::nan("")), Json("NaN"));
+  EXPECT_EQ(JsonDouble(std::numeric_limits<double>::infinity()), Json("Infinity"));
+  EXPECT_EQ(JsonDouble(-std::numeric_limits<double>::infinity()), Json("-Infinity"));
+}
+
 }  // namespace
 }  // namespace ferry

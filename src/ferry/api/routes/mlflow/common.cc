@@ -171,12 +171,6 @@ Result<const Json*> OptObject(const Json& object, std::string_view field) {
   return v;
 }
 
-Json JsonDouble(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  return value;
-}
-
 HttpResponse JsonResponse(const Json& body, int status) {
   return TextResponse(status, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }

@@ -69,9 +69,6 @@ Result<const Json*> OptObject(const Json& object, std::string_view field);
 // The message of the Required getters for `field`.
 std::string MissingParameterMessage(std::string_view field);
 
-// A double as proto-JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
-Json JsonDouble(double value);
-
 // 200 with `body` as compact JSON.
 HttpResponse JsonResponse(const Json& body, int status = 200);
 

@@ -114,13 +114,6 @@ TEST(MlflowRequestTest, ArraysAndObjects) {
   EXPECT_EQ(*OptObject(object, "absent"), nullptr);
 }
 
-TEST(MlflowResponseTest, JsonDoubleWritesProtoJsonSpecialValues) {
-  EXPECT_EQ(JsonDouble(1.5), Json(1.5));
-  EXPECT_EQ(JsonDouble(std::nan("")), Json("NaN"));
-  EXPECT_EQ(JsonDouble(std::numeric_limits<double>::infinity()), Json("Infinity"));
-  EXPECT_EQ(JsonDouble(-std::numeric_limits<double>::infinity()), Json("-Infinity"));
-}
-
 TEST(MlflowResponseTest, ErrorsHaveMlflowsShapeAndStatus) {
   struct Case {
     Status status;

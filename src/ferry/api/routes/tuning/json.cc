@@ -254,7 +254,7 @@ Json ParamToJson(const ParamSpec& p, double value) {
     case ParamType::kDiscrete:
       break;
   }
-  return NumberToJson(value);
+  return JsonDouble(value);
 }
 
 // A fixed value of `p`, as ParamToJson writes it.
@@ -465,12 +465,6 @@ Result<ReportRequest> ParseReport(const Json& body) {
   return out;
 }
 
-Json NumberToJson(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  return value;
-}
-
 std::string_view TrialStateName(TrialState state) {
   switch (state) {
     case TrialState::kRunning:
@@ -492,11 +486,11 @@ Json TrialToJson(const tuning::SearchSpace& space, const tuning::Trial& trial) {
     params[space.params[i].name] = ParamToJson(space.params[i], trial.params[i]);
   Json intermediate = Json::object();
   for (const auto& [step, value] : trial.intermediate)
-    intermediate[std::to_string(step)] = NumberToJson(value);
+    intermediate[std::to_string(step)] = JsonDouble(value);
   return {{"number", trial.number},
           {"state", TrialStateName(trial.state)},
           {"params", std::move(params)},
-          {"value", trial.value ? NumberToJson(*trial.value) : Json(nullptr)},
+          {"value", trial.value ? JsonDouble(*trial.value) : Json(nullptr)},
           {"intermediate_values", std::move(intermediate)}};
 }
 

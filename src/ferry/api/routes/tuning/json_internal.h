@@ -69,8 +69,6 @@ Result<ReportRequest> ParseReport(const Json& body);
 
 Json StudyToJson(const tuning::StudyInfo& study);
 Json TrialToJson(const tuning::SearchSpace& space, const tuning::Trial& trial);
-// A double, or "NaN" / "Infinity" / "-Infinity".
-Json NumberToJson(double value);
 std::string_view TrialStateName(tuning::TrialState state);  // "RUNNING", ..., "FAILED"
 
 // The service's error with its field in the request's words: Katib's
