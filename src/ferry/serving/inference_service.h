@@ -1,0 +1,35 @@
+#pragma once
+// InferenceService: the in-process serving API that both protocol front
+// ends (REST in api/routes/inference, gRPC in api/grpc) call, as Triton's
+// HTTP and gRPC endpoints call only its in-process core: find the model,
+// check the request against its signature, run it, apply the
+// classification extension, count statistics.
+//
+// Thread-safety: thread-safe.
+
+#include <memory>
+#include <string_view>
+
+#include "ferry/common/status.h"
+#include "ferry/serving/model_repository.h"
+#include "ferry/serving/protocol/infer.h"
+
+namespace ferry::serving {
+
+class InferenceService {
+ public:
+  explicit InferenceService(ModelRepository* repository);  // not owned
+
+  ModelRepository& repository() { return *repository_; }
+
+  // Runs `request` on model `name` at `version` (empty: newest). Errors:
+  // NotFound for the model or version, InvalidArgument for the request
+  // (named input, output or parameter), the runtime's own errors.
+  Result<protocol::InferResponse> Infer(std::string_view name, std::string_view version,
+                                        const protocol::InferRequest& request) const;
+
+ private:
+  ModelRepository* repository_;
+};
+
+}  // namespace ferry::serving
