@@ -31,7 +31,8 @@ struct Tensor {
 Result<int64_t> ElementCount(const std::vector<int64_t>& shape);
 
 // Checks that `t.data` holds exactly the elements its shape says (for BYTES:
-// that the length prefixes walk the buffer exactly, element by element).
+// that the length prefixes walk the buffer exactly, element by element; for
+// BOOL: that every byte is 0 or 1).
 // InvalidArgument naming the tensor otherwise ("input 'x': FP32 [2,3] needs
 // 24 bytes, got 20").
 Status CheckTensorData(const Tensor& t);
