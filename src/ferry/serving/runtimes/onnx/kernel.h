@@ -35,6 +35,8 @@ namespace ferry::serving::onnx {
 class NodeInfo {
  public:
   NodeInfo(const ::onnx::NodeProto& node, int64_t opset);
+  // `index` is the node's position in its graph, naming an unnamed node.
+  NodeInfo(const ::onnx::NodeProto& node, int64_t opset, int index);
 
   const std::string& name() const;     // node name, or op_type#index when unnamed
   const std::string& op_type() const;
