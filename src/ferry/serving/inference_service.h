@@ -7,9 +7,11 @@
 //
 // Thread-safety: thread-safe.
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
+#include "ferry/common/env.h"
 #include "ferry/common/status.h"
 #include "ferry/serving/model_repository.h"
 #include "ferry/serving/protocol/infer.h"
@@ -18,7 +20,8 @@ namespace ferry::serving {
 
 class InferenceService {
  public:
-  explicit InferenceService(ModelRepository* repository);  // not owned
+  // `repository` and `env` (the clock of the statistics) are not owned.
+  explicit InferenceService(ModelRepository* repository, Env* env = Env::Default());
 
   ModelRepository& repository() { return *repository_; }
 
@@ -30,6 +33,13 @@ class InferenceService {
 
  private:
   ModelRepository* repository_;
+  Env* env_;
 };
+
+// The classification extension on one output: for each batch row (the
+// whole tensor when `batched` is false) the `count` largest values as
+// BYTES "value:index", best first. InvalidArgument for a BYTES output or a
+// count below 1.
+Result<protocol::Tensor> Classify(const protocol::Tensor& output, int64_t count, bool batched);
 
 }  // namespace ferry::serving

@@ -20,6 +20,7 @@
 // shared_ptr copy) since every request calls it.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,10 @@ class ModelRepository {
   Status Load(std::string_view name);
   // Adds or replaces `name` version "1" from one model file.
   Status AddModelFile(std::string_view name, const std::string& path);
+  // Adds or replaces `name` with one version of an already built model
+  // (a converted registry model, a test double); a later Load() of the name
+  // reads the repository folder.
+  Status AddModel(std::string_view name, std::string version, std::shared_ptr<const Model> model);
   // Stops serving `name`; requests in flight finish. NotFound if unknown.
   Status Unload(std::string_view name);
 
@@ -82,11 +87,39 @@ class ModelRepository {
   // NotFound "model 'x' is not loaded" / "model 'x' has no version 'v'".
   Result<std::shared_ptr<const LoadedModel>> Get(std::string_view name, std::string_view version) const;
 
+  // Every ready version of every model (or of `name` only, when given),
+  // by name and then version number: for metadata and statistics.
+  std::vector<std::shared_ptr<const LoadedModel>> Loaded(std::string_view name = {}) const;
+
+  // Number of models with at least one ready version.
+  std::size_t ReadyModelCount() const;
+
+  const std::string& root() const { return root_; }
+
  private:
   struct Entry;
+  // Publishes `entry` in place of the one of the same name (entries are
+  // immutable once published, so readers need the lock only to copy a
+  // pointer).
+  void Publish(std::shared_ptr<Entry> entry);
+  std::shared_ptr<const Entry> Find(std::string_view name) const;
+
   std::string root_;
   mutable std::shared_mutex mu_;
   std::vector<std::shared_ptr<Entry>> entries_;
+  // Serialises loads and unloads, so that two reloads of one model cannot
+  // publish out of order; requests never take it.
+  std::mutex load_mu_;
 };
+
+// Checks a model name that will become a folder name under the
+// repository root: InvalidArgument for empty, ".", "..", a leading '.',
+// path separators, control characters, invalid UTF-8 or more than 255 bytes.
+Status ValidateModelName(std::string_view name);
+
+// Loads one model file, the runtime chosen by its name (*.onnx: the native
+// ONNX runtime). InvalidArgument naming the file for a format no runtime
+// reads.
+Result<std::shared_ptr<const Model>> LoadModelFile(const std::string& path);
 
 }  // namespace ferry::serving
