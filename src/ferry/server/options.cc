@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ferry/common/json.h"
+#include "ferry/server/process.h"
 
 namespace ferry::server {
 namespace {
@@ -109,14 +110,7 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
       ->envname("FERRY_MAX_CONCURRENT_TASKS")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
-      ->envname("FERRY_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
-      ->capture_default_str();
-  app.add_option("--log-format", o.log_format, "text or json (one JSON object a line)")
-      ->envname("FERRY_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  AddLoggingOptions(app, o.log_level, o.log_format);
   app.add_option("--config", o.config_file,
                  "YAML file of option: value pairs (flags and FERRY_* variables take precedence)")
       ->envname("FERRY_CONFIG");
@@ -132,9 +126,7 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
     }
   } catch (const CLI::ParseError& e) {
     parsed.exit_now = true;
-    // --help and --version exit 0; every other parse error is a usage error,
-    // exit 2 as for the rest of the CLI (CLI11's own codes are 100+).
-    parsed.exit_code = app.exit(e) == 0 ? 0 : 2;
+    parsed.exit_code = UsageExitCode(app, e);
   }
   return parsed;
 }

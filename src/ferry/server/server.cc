@@ -1,11 +1,9 @@
 #include "ferry/server/server.h"
 
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include "ferry/api/api_server.h"
@@ -21,6 +19,7 @@
 #include "ferry/registry/registry_store.h"
 #include "ferry/server/data_dir_lock.h"
 #include "ferry/server/options.h"
+#include "ferry/server/process.h"
 #include "ferry/store/database.h"
 #include "ferry/store/migrations.h"
 #include "ferry/store/resource_store.h"
@@ -52,20 +51,9 @@ int Main(int argc, char** argv) {
   if (parsed.exit_now) return parsed.exit_code;
   ServerOptions& options = parsed.options;
 
-  // Signals are handled by sigwait() below; block them before any thread
-  // starts (logging's flusher is the first) so that every thread inherits
-  // the mask and a SIGTERM always means a clean drain.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  LogOptions log_options;
-  log_options.level = ParseLogLevel(options.log_level).ValueOr(spdlog::level::info);
-  log_options.format = options.log_format == "json" ? LogFormat::kJson : LogFormat::kText;
-  InitLogging(log_options);
+  // Before any thread starts (logging's flusher is the first).
+  ShutdownSignals signals;
+  InitLoggingFromOptions(options.log_level, options.log_format);
 
   if (Status st = ResolveDefaults(options); !st.ok()) return Fail(st);
 
@@ -194,9 +182,7 @@ int Main(int argc, char** argv) {
   std::printf("ferry server listening on %s\n", (*api)->url().c_str());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  LogEvent(spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  LogEvent(spdlog::level::info, "shutting down", {{"signal", signals.Wait()}});
   (*api)->Shutdown(std::chrono::milliseconds(static_cast<long>(options.drain_timeout_seconds * 1000)));
   // The engine stops scheduling before the executor detaches; running
   // tasks keep running and the next start re-attaches them.
