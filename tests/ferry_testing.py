@@ -57,12 +57,22 @@ class FerryServer:
         self._ready: "queue.Queue[Optional[str]]" = queue.Queue()
         self._readers: List[threading.Thread] = []
 
-    def start(self, timeout: float = 30.0) -> "FerryServer":
+    # What the process is called in errors, and how it is started; FerryServe overrides these.
+    name = "ferry server"
+
+    def command(self) -> List[str]:
         args = [ferry_bin(), "server"]
         if self.defaults:
             args += ["--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
-        args += list(self.extra_args)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        return args + list(self.extra_args)
+
+    def ready_url(self, line: str) -> Optional[str]:
+        """The URL when `line` is the ready line, else None."""
+        m = READY.search(line)
+        return m.group(1) if m else None
+
+    def start(self, timeout: float = 30.0) -> "FerryServer":
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=hermetic_env(self.env))
         self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
@@ -79,17 +89,17 @@ class FerryServer:
             self.proc.kill()
         code = self.proc.wait()
         self._join_readers()
-        raise RuntimeError(f"ferry server did not become ready (exit code {code}):\n" + self.stderr_text()[-5000:])
+        raise RuntimeError(f"{self.name} did not become ready (exit code {code}):\n" + self.stderr_text()[-5000:])
 
     def _read_stdout(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         announced = False
         for line in self.proc.stdout:
             self.stdout_lines.append(line)
-            m = READY.search(line)
-            if m and not announced:
+            url = None if announced else self.ready_url(line)
+            if url:
                 announced = True
-                self._ready.put(m.group(1))
+                self._ready.put(url)
         if not announced:
             self._ready.put(None)
 

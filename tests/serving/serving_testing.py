@@ -11,11 +11,8 @@ fixtures they use from here.
 """
 from __future__ import annotations
 
-import queue
 import re
 import signal
-import subprocess
-import threading
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
@@ -24,7 +21,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from ferry_testing import ROOT, FerryServer, ferry_bin, hermetic_env
+from ferry_testing import ROOT, FerryServer, ferry_bin
 
 SERVE_READY = re.compile(r"ferry serve: listening on (http://\S+) \((\d+) models?\)")
 GRPC_READY = re.compile(r"ferry serve: grpc listening on (\S+)")
@@ -80,51 +77,29 @@ class FerryServe(FerryServer):
     """A `ferry serve` child process; `url` is its HTTP address, `grpc` its gRPC address when started with
     --grpc-listen."""
 
+    name = "ferry serve"
+
     def __init__(self, repository: Optional[Path], extra_args: tuple = (), env: Optional[dict] = None):
         super().__init__(repository or Path("."), extra_args, env, defaults=False)
         self.repository = repository
         self.grpc = ""
         self.model_count = -1
 
-    def start(self, timeout: float = 60.0) -> "FerryServe":
+    def command(self) -> List[str]:
         args = [ferry_bin(), "serve", "--listen", "127.0.0.1:0"]
         if self.repository is not None:
             args += ["--model-repository", str(self.repository)]
-        args += list(self.extra_args)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=hermetic_env(self.env))
-        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for t in self._readers:
-            t.start()
-        try:
-            url = self._ready.get(timeout=timeout)
-        except queue.Empty:
-            url = None
-        if url:
-            self.url = url
-            return self
-        if self.proc.poll() is None:
-            self.proc.kill()
-        code = self.proc.wait()
-        self._join_readers()
-        raise RuntimeError(f"ferry serve did not become ready (exit code {code}):\n" + self.stderr_text()[-5000:])
+        return args + list(self.extra_args)
 
-    def _read_stdout(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        announced = False
-        for line in self.proc.stdout:
-            self.stdout_lines.append(line)
-            grpc = GRPC_READY.search(line)
-            if grpc:
-                self.grpc = grpc.group(1)
-            m = SERVE_READY.search(line)
-            if m and not announced:
-                announced = True
-                self.model_count = int(m.group(2))
-                self._ready.put(m.group(1))
-        if not announced:
-            self._ready.put(None)
+    def ready_url(self, line: str) -> Optional[str]:
+        grpc = GRPC_READY.search(line)
+        if grpc:
+            self.grpc = grpc.group(1)
+        m = SERVE_READY.search(line)
+        if not m:
+            return None
+        self.model_count = int(m.group(2))
+        return m.group(1)
 
     @property
     def host_port(self) -> str:
@@ -140,7 +115,7 @@ def serve_factory(tmp_path: Path) -> Iterator:
     def make(repository: Optional[Path] = None, *extra_args: str, env: Optional[dict] = None) -> FerryServe:
         srv = FerryServe(repository, tuple(extra_args), env)
         started.append(srv)
-        return srv.start()
+        return srv.start(timeout=60)
 
     yield make
     for i, srv in enumerate(started):
