@@ -121,6 +121,15 @@ def test_hundred_megabyte_body_is_413(add_one_server: FerryServe):
     assert add_one_server.get("/v2/health/live").status_code == 200
 
 
+def test_the_transports_own_errors_have_the_v2_shape(serve_factory, add_one_repository: Path):
+    """413, 404 and 405 come from the HTTP layer, before any inference route runs; tritonclient still
+    reads their message from V2's {"error": "..."}."""
+    srv = serve_factory(add_one_repository, "--max-body-bytes", "1024")
+    assert_rejected(srv, post(srv, INFER, b" " * 4096), 413, "exceeds the limit of 1024 bytes")
+    assert_rejected(srv, srv.get("/v2/no/such/route"), 404)
+    assert_rejected(srv, requests.delete(srv.url + INFER, timeout=30), 405, "allowed: POST")
+
+
 def test_hostile_model_names_in_load(serve_factory, add_one_repository: Path, tmp_path: Path):
     # A model folder outside the repository that a traversal would reach.
     outside = tmp_path / "outside"

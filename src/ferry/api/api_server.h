@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,8 @@ class StudyService;
 
 namespace ferry::api {
 
+struct ApiError;  // errors.h
+
 struct ApiOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
   std::size_t max_body_bytes = 32 << 20;
@@ -67,6 +70,11 @@ struct ApiOptions {
   // A watch stream whose client lags this many events behind is ended; the
   // client re-lists and watches again.
   std::size_t max_watch_backlog = 1024;
+  // The body of the server's own error responses (an oversize or malformed
+  // request, no such route, overload), for a server whose every route
+  // speaks a surface with its own error shape (ferry serve: V2's
+  // {"error": "..."}). Unset: the native {"error": {"code", "message"}}.
+  std::function<std::string(const ApiError&)> error_body;
 };
 
 struct ApiServices {    // not owned; outlive the server

@@ -99,16 +99,28 @@ HttpResponse ErrorResponse(const HttpRequest& request, const Status& status) {
   return ErrorResponse(ToApiError(status));
 }
 
-HttpResponse MethodNotAllowedResponse(std::string_view method, const std::vector<std::string>& allowed) {
+namespace {
+
+std::string JoinAllowed(const std::vector<std::string>& allowed) {
   std::string allow;
   for (const auto& m : allowed) {
     if (!allow.empty()) allow += ", ";
     allow += m;
   }
+  return allow;
+}
+
+}  // namespace
+
+ApiError MethodNotAllowedError(std::string_view method, const std::vector<std::string>& allowed) {
   std::string shown(method.substr(0, 20));
-  HttpResponse response = ErrorResponse(
-      ApiError{405, "MethodNotAllowed", "method " + shown + " is not allowed here; allowed: " + allow, ""});
-  response.headers.Set("Allow", allow);
+  return ApiError{405, "MethodNotAllowed",
+                  "method " + shown + " is not allowed here; allowed: " + JoinAllowed(allowed), ""};
+}
+
+HttpResponse MethodNotAllowedResponse(std::string_view method, const std::vector<std::string>& allowed) {
+  HttpResponse response = ErrorResponse(MethodNotAllowedError(method, allowed));
+  response.headers.Set("Allow", JoinAllowed(allowed));
   return response;
 }
 

@@ -54,6 +54,8 @@ HttpResponse ErrorResponse(const ApiError& error);
 // request's id first.
 HttpResponse ErrorResponse(const HttpRequest& request, const Status& status);
 
+// The 405 error for `method` where only `allowed` are.
+ApiError MethodNotAllowedError(std::string_view method, const std::vector<std::string>& allowed);
 // 405 with the Allow header listing `allowed`.
 HttpResponse MethodNotAllowedResponse(std::string_view method, const std::vector<std::string>& allowed);
 

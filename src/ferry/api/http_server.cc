@@ -82,6 +82,17 @@ struct HttpServer::Core {
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void Shutdown(std::chrono::milliseconds drain);
 
+  // The transport's own error responses (413, 404, 405, 503, malformed
+  // requests), in the served surface's error shape (ApiOptions::error_body).
+  HttpResponse Error(const ApiError& error) const { return Styled(ErrorResponse(error), error); }
+  HttpResponse Error(const HttpRequest& request, const Status& status) const {
+    return Styled(ErrorResponse(request, status), ToApiError(status));
+  }
+  HttpResponse Styled(HttpResponse response, const ApiError& error) const {
+    if (options.error_body) response.body = options.error_body(error);
+    return response;
+  }
+
   const ApiOptions options;
   const Router& router;
   Env& env;
@@ -254,7 +265,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     body_limit_ = limit;
     if (auto length = parser_->content_length(); length && *length > limit) {
       return RespondEarly(
-          ErrorResponse(ApiError{413, "PayloadTooLarge",
+          core_.Error(ApiError{413, "PayloadTooLarge",
                                  "request body of " + std::to_string(*length) +
                                      " bytes exceeds the limit of " + std::to_string(limit) + " bytes",
                                  ""}));
@@ -287,13 +298,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnReadError(beast::error_code ec) {
     if (exchange_.request_id.empty()) exchange_.request_id = core_.env.NewUuid();
     if (ec == http::error::body_limit) {
-      return RespondEarly(ErrorResponse(ApiError{
+      return RespondEarly(core_.Error(ApiError{
           413, "PayloadTooLarge",
           "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes",
           ""}));
     }
     if (ec == http::error::header_limit) {
-      return RespondEarly(ErrorResponse(
+      return RespondEarly(core_.Error(
           ApiError{400, "InvalidArgument",
                    "request header exceeds " + std::to_string(kMaxHeaderBytes) + " bytes", ""}));
     }
@@ -305,7 +316,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Close();
     }
     RespondEarly(
-        ErrorResponse(ApiError{400, "InvalidArgument", "malformed HTTP request: " + ec.message(), ""}));
+        core_.Error(ApiError{400, "InvalidArgument", "malformed HTTP request: " + ec.message(), ""}));
   }
 
   // --- dispatching -----------------------------------------------------------
@@ -333,13 +344,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     switch (match_.kind) {
       case RouteMatch::Kind::kBadPath:
-        return Write(ErrorResponse(request, match_.error));
+        return Write(core_.Error(request, match_.error));
       case RouteMatch::Kind::kNotFound:
-        return Write(ErrorResponse(ApiError{
+        return Write(core_.Error(ApiError{
             404, "NotFound",
             "no route for " + exchange_.method + " " + exchange_.path.substr(0, kMaxLoggedPathBytes), ""}));
       case RouteMatch::Kind::kMethodNotAllowed:
-        return Write(MethodNotAllowedResponse(exchange_.method, match_.allowed));
+        return Write(core_.Styled(MethodNotAllowedResponse(exchange_.method, match_.allowed),
+                                         MethodNotAllowedError(exchange_.method, match_.allowed)));
       case RouteMatch::Kind::kFound:
         break;
     }
@@ -347,7 +359,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t question = target.find('?');
     if (question != std::string_view::npos) {
       auto query = ParseQuery(target.substr(question + 1));
-      if (!query.ok()) return Write(ErrorResponse(request, query.status()));
+      if (!query.ok()) return Write(core_.Error(request, query.status()));
       request.query = std::move(query).value();
     }
     request.params = std::move(match_.params);
@@ -357,7 +369,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (core_.pooled.fetch_add(1) >= core_.options.max_in_flight) {
       core_.pooled.fetch_sub(1);
       return Write(
-          ErrorResponse(ApiError{503, "Unavailable",
+          core_.Error(ApiError{503, "Unavailable",
                                  "server overloaded: " + std::to_string(core_.options.max_in_flight) +
                                      " requests in progress; retry later",
                                  ""}));
@@ -406,7 +418,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     exchange_.active = true;
     exchange_.start = std::chrono::steady_clock::now();
     exchange_.request_id = core_.env.NewUuid();
-    RespondEarly(ErrorResponse(ApiError{503, "Unavailable", "too many open connections; retry later", ""}));
+    RespondEarly(core_.Error(ApiError{503, "Unavailable", "too many open connections; retry later", ""}));
   }
 
   void Write(HttpResponse response) {

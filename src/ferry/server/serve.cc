@@ -1,14 +1,15 @@
 #include "ferry/server/serve.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "ferry/api/errors.h"
 #include "ferry/api/grpc/grpc_server.h"
 #include "ferry/api/http_server.h"
 #include "ferry/api/process_metrics.h"
@@ -19,6 +20,7 @@
 #include "ferry/common/metrics.h"
 #include "ferry/serving/inference_service.h"
 #include "ferry/serving/model_repository.h"
+#include "ferry/serving/protocol/infer.h"
 #include "ferry/server/process.h"
 
 #ifndef FERRY_VERSION
@@ -145,6 +147,10 @@ int ServeMain(int argc, char** argv) {
   http_options.threads = options.threads;
   http_options.handler_threads = options.infer_threads;
   http_options.version = FERRY_VERSION;
+  // Even the transport's own errors (413, 404, overload) in V2's shape.
+  http_options.error_body = [](const api::ApiError& error) {
+    return serving::protocol::EncodeError(error.message);
+  };
   auto http = api::HttpServer::Start(http_options, &router, &metrics, Env::Default());
   if (!http.ok()) return Fail(http.status());
 
@@ -154,6 +160,7 @@ int ServeMain(int argc, char** argv) {
     grpc_options.listen = options.grpc_listen;
     grpc_options.threads = options.infer_threads;
     grpc_options.max_message_bytes = options.max_body_bytes;
+    grpc_options.ready = route_options.ready;
     auto started = api::grpc::GrpcServer::Start(grpc_options, &service);
     if (!started.ok()) return Fail(started.status().WithContext("--grpc-listen"));
     grpc = std::move(started).value();
