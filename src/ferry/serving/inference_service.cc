@@ -1,7 +1,6 @@
 #include "ferry/serving/inference_service.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -11,6 +10,7 @@
 
 #include "ferry/common/strings.h"
 #include "ferry/serving/model.h"
+#include "ferry/serving/protocol/tensor_internal.h"
 
 namespace ferry::serving {
 namespace {
@@ -27,18 +27,6 @@ T Load(const char* p) {
   T value;
   std::memcpy(&value, p, sizeof(T));
   return value;
-}
-
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1f;
-  const uint32_t mantissa = h & 0x3ffu;
-  if (exponent == 0) {  // zero or subnormal
-    const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign ? -magnitude : magnitude;
-  }
-  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
-  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
 // Element `i` of a numeric tensor, and its text as Triton writes it in a
@@ -69,7 +57,7 @@ Element ElementAt(const Tensor& t, std::size_t i) {
     case DataType::kInt64:
       return {static_cast<double>(Load<int64_t>(p)), std::to_string(Load<int64_t>(p))};
     case DataType::kFp16: {
-      const float f = HalfToFloat(Load<uint16_t>(p));
+      const float f = protocol::HalfToFloat(Load<uint16_t>(p));
       return {f, std::to_string(f)};
     }
     case DataType::kFp32:
@@ -80,14 +68,6 @@ Element ElementAt(const Tensor& t, std::size_t i) {
       break;
   }
   return {0, "0"};
-}
-
-void AppendBytesElement(std::string& out, std::string_view element) {
-  const auto n = static_cast<uint32_t>(element.size());
-  const char prefix[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
-                          static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
-  out.append(prefix, 4);
-  out.append(element);
 }
 
 struct Timings {
@@ -129,7 +109,7 @@ Result<Tensor> Classify(const Tensor& output, int64_t count, bool batched) {
       return x > y;
     });
     for (int64_t j = 0; j < k; ++j)
-      AppendBytesElement(classes.data, row[order[j]].text + ":" + std::to_string(order[j]));
+      protocol::AppendBytesElement(classes.data, row[order[j]].text + ":" + std::to_string(order[j]));
   }
   return classes;
 }

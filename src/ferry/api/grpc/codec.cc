@@ -205,8 +205,7 @@ Status DecodeTypedContents(const inference::ModelInferRequest::InferInputTensor&
           return InvalidArgument("input '" + name + "': contents.bytes_contents[" + std::to_string(i) +
                                  "] is longer than 4 GiB");
         }
-        AppendValue(data, static_cast<uint32_t>(element.size()));
-        data += element;
+        protocol::AppendBytesElement(data, element);
       }
       break;
     case DataType::kFp16:

@@ -1,5 +1,6 @@
 #include "ferry/serving/protocol/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -105,8 +106,22 @@ Status CheckTensorData(const Tensor& t) {
     }
     return Status::OK();
   }
+  return BytesElements(t).status();
+}
+
+Result<std::vector<std::string_view>> BytesElements(const Tensor& t) {
+  const std::string who = "input " + QuoteForMessage(t.name) + ": " + std::string(DataTypeName(t.datatype)) +
+                          " " + FormatShape(t.shape);
+  auto counted = ElementCount(t.shape);
+  if (!counted.ok()) return InvalidArgument(who + ": " + counted.status().message());
+  const int64_t count = *counted;
+  const std::size_t size = t.data.size();
+  std::vector<std::string_view> elements;
+  // Each element needs at least its 4-byte prefix: a huge shape reserves no
+  // more than the data could hold (the walk below then names where it fails).
+  elements.reserve(std::min(static_cast<std::size_t>(count), size / 4));
   std::size_t pos = 0;
-  for (int64_t i = 0; i < *count; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     if (size - pos < 4) {
       return InvalidArgument(who + ": element " + std::to_string(i) + " needs a 4-byte length at offset " +
                              std::to_string(pos) + ", but the data end at " + std::to_string(size));
@@ -118,13 +133,22 @@ Status CheckTensorData(const Tensor& t) {
       return InvalidArgument(who + ": element " + std::to_string(i) + " is " + std::to_string(len) +
                              " bytes long, but only " + std::to_string(size - pos) + " bytes remain");
     }
+    elements.emplace_back(t.data.data() + pos, len);
     pos += len;
   }
   if (pos != size) {
     return InvalidArgument(who + ": " + std::to_string(size - pos) + " bytes left over after its " +
-                           std::to_string(*count) + " elements");
+                           std::to_string(count) + " elements");
   }
-  return Status::OK();
+  return elements;
+}
+
+void AppendBytesElement(std::string& data, std::string_view element) {
+  const auto len = static_cast<uint32_t>(element.size());
+  const char prefix[4] = {static_cast<char>(len & 0xff), static_cast<char>((len >> 8) & 0xff),
+                          static_cast<char>((len >> 16) & 0xff), static_cast<char>((len >> 24) & 0xff)};
+  data.append(prefix, 4);
+  data.append(element);
 }
 
 }  // namespace ferry::serving::protocol

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/common/status.h"
@@ -36,6 +37,15 @@ Result<int64_t> ElementCount(const std::vector<int64_t>& shape);
 // InvalidArgument naming the tensor otherwise ("input 'x': FP32 [2,3] needs
 // 24 bytes, got 20").
 Status CheckTensorData(const Tensor& t);
+
+// The elements of a BYTES tensor, as views into `t.data` (valid while it
+// lives); InvalidArgument as CheckTensorData when the length prefixes do not
+// walk the data exactly.
+Result<std::vector<std::string_view>> BytesElements(const Tensor& t);
+
+// Appends one BYTES element to `data`: its 4-byte little-endian length, then
+// its bytes. `element` must be shorter than 4 GiB.
+void AppendBytesElement(std::string& data, std::string_view element);
 
 // The declared form of a model input or output. -1 in `shape` is a
 // variable dimension (the batch, usually).

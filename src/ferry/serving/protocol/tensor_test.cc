@@ -100,6 +100,23 @@ TEST(TensorTest, CheckTensorDataBytesWalksTheLengthPrefixes) {
   EXPECT_TRUE(CheckTensorData(empty).ok());
 }
 
+TEST(TensorTest, BytesElementsAreViewsOfWhatAppendBytesElementWrote) {
+  Tensor t{"s", DataType::kBytes, {3}, {}};
+  AppendBytesElement(t.data, "ab");
+  AppendBytesElement(t.data, std::string_view("\0x\0", 3));
+  AppendBytesElement(t.data, "");
+  ASSERT_EQ(t.data.size(), 4u * 3 + 5);
+  auto elements = BytesElements(t);
+  ASSERT_TRUE(elements.ok()) << elements.status().ToString();
+  ASSERT_EQ(elements->size(), 3u);
+  EXPECT_EQ((*elements)[0], "ab");
+  EXPECT_EQ((*elements)[1], std::string_view("\0x\0", 3));
+  EXPECT_EQ((*elements)[2], "");
+
+  t.shape = {int64_t{1} << 40};  // far more elements than the data hold
+  EXPECT_EQ(BytesElements(t).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(TensorTest, FormatShape) {
   EXPECT_EQ(FormatShape({}), "[]");
   EXPECT_EQ(FormatShape({-1, 4}), "[-1,4]");

@@ -96,37 +96,8 @@ Result<Tensor> FromProtocol(const protocol::Tensor& t, ElemType want) {
       return b;
     }
     case ElemType::kString: {
-      // Bounded by the buffer: each element needs at least its 4-byte prefix.
-      if (static_cast<size_t>(n) > t.data.size() / 4) {
-        return InvalidArgument("input " + Quote(t.name) + ": BYTES data too short for " + std::to_string(n) +
-                               " elements");
-      }
-      std::vector<std::string> data;
-      data.reserve(static_cast<size_t>(n));
-      size_t pos = 0;
-      const std::string& d = t.data;
-      for (int64_t i = 0; i < n; ++i) {
-        if (d.size() - pos < 4) {
-          return InvalidArgument("input " + Quote(t.name) + ": BYTES element " + std::to_string(i) +
-                                 " has no complete length prefix");
-        }
-        uint32_t len = 0;
-        for (int b = 3; b >= 0; --b)
-          len = (len << 8) | static_cast<unsigned char>(d[pos + static_cast<size_t>(b)]);
-        pos += 4;
-        if (d.size() - pos < len) {
-          return InvalidArgument("input " + Quote(t.name) + ": BYTES element " + std::to_string(i) +
-                                 " claims " + std::to_string(len) + " bytes, " +
-                                 std::to_string(d.size() - pos) + " remain");
-        }
-        data.emplace_back(d, pos, len);
-        pos += len;
-      }
-      if (pos != d.size()) {
-        return InvalidArgument("input " + Quote(t.name) + ": " + std::to_string(d.size() - pos) +
-                               " bytes follow the last BYTES element");
-      }
-      return Tensor::From<std::string>(Shape(t.shape), std::move(data));
+      ASSIGN_OR_RETURN(std::vector<std::string_view> elements, protocol::BytesElements(t));
+      return Tensor::From<std::string>(Shape(t.shape), std::vector<std::string>(elements.begin(), elements.end()));
     }
   }
   return Internal("unreachable element type");
@@ -180,11 +151,7 @@ Result<protocol::Tensor> ToProtocol(const Value& v, const ValueDecl& decl) {
       size_t total = 0;
       for (const std::string& s : t->data<std::string>()) total += 4 + s.size();
       out.data.reserve(total);
-      for (const std::string& s : t->data<std::string>()) {
-        const auto len = static_cast<uint32_t>(s.size());
-        for (int b = 0; b < 4; ++b) out.data.push_back(static_cast<char>((len >> (8 * b)) & 0xff));
-        out.data += s;
-      }
+      for (const std::string& s : t->data<std::string>()) protocol::AppendBytesElement(out.data, s);
       break;
     }
   }
