@@ -102,7 +102,7 @@ def make_models(workdir: Path, trees: int):
     onnx = {
         "lr": convert_sklearn(lr, initial_types=[("input", FloatTensorType([None, FEATURES]))],
                               options={id(lr): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3}),
-        "gbt": convert_xgboost(gbt, initial_types=[("input", XFloat([None, FEATURES]))], target_opset=17),
+        "gbt": convert_xgboost(gbt, initial_types=[("input", XFloat([None, FEATURES]))], target_opset=15),
     }
     for name, model in onnx.items():
         for server in ("ferry", "triton"):

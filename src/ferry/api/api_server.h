@@ -75,6 +75,10 @@ struct ApiOptions {
   // speaks a surface with its own error shape (ferry serve: V2's
   // {"error": "..."}). Unset: the native {"error": {"code", "message"}}.
   std::function<std::string(const ApiError&)> error_body;
+  // One access-log line per request at info level; false: at debug level
+  // (ferry serve, whose tens of thousands of requests a second would write
+  // megabytes of log a second, as Triton logs none by default).
+  bool log_requests = true;
 };
 
 struct ApiServices {    // not owned; outlive the server

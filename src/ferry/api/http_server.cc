@@ -619,7 +619,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       core_.in_flight->Add(-1);
     }
     std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - exchange_.start;
-    LogEvent(spdlog::level::info, "http request",
+    LogEvent(core_.options.log_requests ? spdlog::level::info : spdlog::level::debug, "http request",
              {{"method", exchange_.method.substr(0, 20)},
               {"path", LoggedPath()},
               {"route", exchange_.route},

@@ -147,6 +147,7 @@ int ServeMain(int argc, char** argv) {
   http_options.threads = options.threads;
   http_options.handler_threads = options.infer_threads;
   http_options.version = FERRY_VERSION;
+  http_options.log_requests = false;
   // Even the transport's own errors (413, 404, overload) in V2's shape.
   http_options.error_body = [](const api::ApiError& error) {
     return serving::protocol::EncodeError(error.message);
