@@ -8,9 +8,11 @@ Each server gets them in its own native form:
   - Ferry: ONNX-ML (skl2onnx / onnxmltools, probabilities as a tensor), run by
     the native C++ runtime;
   - MLServer 1.7.1 (mlserver-sklearn, mlserver-xgboost): the joblib file and
-    the XGBoost JSON model, as MLServer's docs deploy them, with its default
-    settings (one parallel inference worker) unless --mlserver-workers says
-    otherwise;
+    the XGBoost JSON model, as MLServer's docs deploy them. Its default
+    parallel inference pool (one worker process) crashes at start here
+    ("RuntimeError: There is no current event loop in thread 'MainThread'" in
+    the worker), so inference runs in its main process (parallel_workers: 0,
+    --mlserver-workers);
   - Triton: PyPI has no Triton for this Python/glibc beside the one that
     nvidia-pytriton 0.7.0 bundles, which has only the Python backend. So
     Triton serves the same ONNX files through a Python-backend model that runs
@@ -224,7 +226,10 @@ def start_triton(workdir):
     http, grpc = free_port(), free_port()
     env = dict(os.environ)
     env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
-    env["LD_LIBRARY_PATH"] = ":".join(str(p) for p in [base / "external_libs", base / "lib"] if p.exists())
+    # The backend stub, copied out of the wheel, finds the wheel's bundled
+    # libraries (libcudart among them) only on the library path.
+    libs = [base / "external_libs", base / "lib", base.parent.parent / "nvidia_pytriton.libs"]
+    env["LD_LIBRARY_PATH"] = ":".join(str(p) for p in libs if p.exists())
     return Server("triton", [str(base / "bin" / "tritonserver"), "--model-repository", str(workdir / "triton"),
                              "--backend-directory", str(workdir / "triton-backends"),
                              "--http-port", str(http), "--grpc-port", str(grpc), "--allow-metrics", "false",
@@ -317,7 +322,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="2 s a point")
     ap.add_argument("--peers", default="mlserver,triton")
-    ap.add_argument("--mlserver-workers", type=int, default=1)
+    ap.add_argument("--mlserver-workers", type=int, default=0)
     ap.add_argument("--no-perf-analyzer", action="store_true")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
