@@ -22,13 +22,13 @@ using ::testing::HasSubstr;
 
 std::string Floats(const std::vector<float>& values) {
   std::string data(values.size() * sizeof(float), '\0');
-  std::memcpy(data.data(), values.data(), data.size());
+  if (!values.empty()) std::memcpy(data.data(), values.data(), data.size());
   return data;
 }
 
 std::vector<float> FloatsOf(const Tensor& t) {
   std::vector<float> values(t.data.size() / sizeof(float));
-  std::memcpy(values.data(), t.data.data(), values.size() * sizeof(float));
+  if (!values.empty()) std::memcpy(values.data(), t.data.data(), values.size() * sizeof(float));
   return values;
 }
 

@@ -14,7 +14,7 @@ namespace protocol = serving::protocol;
 template <typename T>
 std::string Bytes(const std::vector<T>& values) {
   std::string out(values.size() * sizeof(T), '\0');
-  std::memcpy(out.data(), values.data(), out.size());
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
   return out;
 }
 

@@ -66,13 +66,13 @@ class Widen : public serving::Model {
 
 std::string Floats(const std::vector<float>& values) {
   std::string out(values.size() * 4, '\0');
-  std::memcpy(out.data(), values.data(), out.size());
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());  // no null source, even for 0 bytes
   return out;
 }
 
 std::vector<float> ToFloats(const std::string& data) {
   std::vector<float> out(data.size() / 4);
-  std::memcpy(out.data(), data.data(), out.size() * 4);
+  if (!out.empty()) std::memcpy(out.data(), data.data(), out.size() * 4);
   return out;
 }
 
