@@ -440,13 +440,7 @@ class DataReader {
       case DataType::kBytes: {
         std::string_view s;
         if (e.get_string().get(s) != SUCCESS || IsMarker(s)) return false;
-        if (writable_ && count_ < expected_) {
-          const auto len = static_cast<uint32_t>(s.size());
-          char prefix[4];
-          std::memcpy(prefix, &len, 4);
-          out_->append(prefix, 4);
-          out_->append(s);
-        }
+        if (writable_ && count_ < expected_) AppendBytesElement(*out_, s);
         return true;
       }
     }

@@ -85,6 +85,9 @@ class DenseKernel : public Kernel {
 
   // inputs[i] as a tensor: InvalidArgument when it is omitted or a map.
   Result<const Tensor*> In(std::span<const Value* const> inputs, size_t i) const;
+  // Inputs 0 and 1 as tensors of one element type (binary operators):
+  // InvalidArgument naming both types when they differ.
+  Result<std::pair<const Tensor*, const Tensor*>> SameTypePair(std::span<const Value* const> inputs) const;
   // Like In, but null when the optional input is omitted.
   Result<const Tensor*> OptionalIn(std::span<const Value* const> inputs, size_t i) const;
   // A zero-filled tensor of `shape`, refused above kMaxElements.

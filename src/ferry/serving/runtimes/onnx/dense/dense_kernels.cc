@@ -31,6 +31,17 @@ Result<const Tensor*> DenseKernel::In(std::span<const Value* const> inputs, size
   return t;
 }
 
+Result<std::pair<const Tensor*, const Tensor*>> DenseKernel::SameTypePair(
+    std::span<const Value* const> inputs) const {
+  ASSIGN_OR_RETURN(const Tensor* a, In(inputs, 0));
+  ASSIGN_OR_RETURN(const Tensor* b, In(inputs, 1));
+  if (a->type() != b->type()) {
+    return Error("inputs have different types " + std::string(ElemTypeName(a->type())) + " and " +
+                 std::string(ElemTypeName(b->type())));
+  }
+  return std::pair{a, b};
+}
+
 Result<const Tensor*> DenseKernel::OptionalIn(std::span<const Value* const> inputs, size_t i) const {
   if (i >= inputs.size() || inputs[i] == nullptr) return static_cast<const Tensor*>(nullptr);
   return In(inputs, i);

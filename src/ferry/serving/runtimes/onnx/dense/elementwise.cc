@@ -131,12 +131,8 @@ class ArithmeticKernel final : public DenseKernel {
   }
 
   Status Run(std::span<const Value* const> inputs, std::span<Value> outputs) const override {
-    ASSIGN_OR_RETURN(const Tensor* a, In(inputs, 0));
-    ASSIGN_OR_RETURN(const Tensor* b, In(inputs, 1));
-    if (a->type() != b->type()) {
-      return Error("inputs have different types " + std::string(ElemTypeName(a->type())) + " and " +
-                   std::string(ElemTypeName(b->type())));
-    }
+    ASSIGN_OR_RETURN(auto pair, SameTypePair(inputs));
+    const auto [a, b] = pair;
     return VisitType(a->type(), [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
       if constexpr (!Op::template kTakes<T>) {
@@ -281,12 +277,8 @@ class PredicateKernel final : public DenseKernel {
   }
 
   Status Run(std::span<const Value* const> inputs, std::span<Value> outputs) const override {
-    ASSIGN_OR_RETURN(const Tensor* a, In(inputs, 0));
-    ASSIGN_OR_RETURN(const Tensor* b, In(inputs, 1));
-    if (a->type() != b->type()) {
-      return Error("inputs have different types " + std::string(ElemTypeName(a->type())) + " and " +
-                   std::string(ElemTypeName(b->type())));
-    }
+    ASSIGN_OR_RETURN(auto pair, SameTypePair(inputs));
+    const auto [a, b] = pair;
     return VisitType(a->type(), [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
       if constexpr (!Op::template kTakes<T>) {

@@ -141,12 +141,8 @@ class MatMulKernel final : public DenseKernel {
   }
 
   Status Run(std::span<const Value* const> inputs, std::span<Value> outputs) const override {
-    ASSIGN_OR_RETURN(const Tensor* a, In(inputs, 0));
-    ASSIGN_OR_RETURN(const Tensor* b, In(inputs, 1));
-    if (a->type() != b->type()) {
-      return Error("inputs have different types " + std::string(ElemTypeName(a->type())) + " and " +
-                   std::string(ElemTypeName(b->type())));
-    }
+    ASSIGN_OR_RETURN(auto pair, SameTypePair(inputs));
+    const auto [a, b] = pair;
     if (a->rank() == 0 || b->rank() == 0) return Error("inputs must have rank 1 or more");
     Shape sa = a->shape();
     Shape sb = b->shape();
