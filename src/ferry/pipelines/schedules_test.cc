@@ -267,6 +267,14 @@ class SchedulerTest : public ::testing::TestWithParam<Backend> {
     return page.ok() ? page->runs : std::vector<RunStatus>{};
   }
 
+  // For failure messages: each run's name, state and error.
+  static std::string Describe(const std::vector<RunStatus>& runs) {
+    std::string out;
+    for (const RunStatus& r : runs)
+      out += "\n  " + r.display_name + " " + std::string(RunStateName(r.state)) + " " + r.error;
+    return out;
+  }
+
   void WaitFinal(const std::string& run_id) {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     std::int64_t rev = 0;
@@ -396,17 +404,17 @@ TEST_P(SchedulerTest, MaxConcurrencyHoldsFiresUntilRunsEnd) {
   env_.AdvanceMicros(10'000'000);
   const std::int64_t wake = TickOk();
   auto runs = Runs(id);
-  ASSERT_EQ(runs.size(), 2u);
+  ASSERT_EQ(runs.size(), 2u) << Describe(runs);
   // Held back: look again soon, not at a fire time.
   EXPECT_EQ(wake, env_.NowMicros() + 1'000'000);
   TickOk();
-  EXPECT_EQ(Runs(id).size(), 2u);
+  EXPECT_EQ(Runs(id).size(), 2u) << Describe(Runs(id));
 
   // One ends: the next (caught-up) fire goes out.
   ASSERT_TRUE(engine_->CancelRun(runs[0].run_id).ok());
   WaitFinal(runs[0].run_id);
   TickOk();
-  EXPECT_EQ(Runs(id).size(), 3u);
+  EXPECT_EQ(Runs(id).size(), 3u) << Describe(Runs(id));
   EXPECT_EQ(scheduler_->Get(id)->last_index, 3);
 }
 
