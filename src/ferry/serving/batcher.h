@@ -1,0 +1,45 @@
+#pragma once
+// Dynamic batching, as Triton's dynamic_batching and KServe's batcher:
+// BatchingModel wraps a Model whose signature batches (max_batch_size > 0,
+// leading dimension -1) and gathers concurrent requests into one execution
+// of up to max_batch_size rows, waiting at most max_queue_delay for company;
+// each caller gets its own rows of the outputs back.
+//
+// The queue is bounded (max_queue_rows): a request that would exceed it is
+// refused at once with ResourceExhausted "model 'x' queue is full (N rows
+// waiting); retry later", which the front ends answer 429 with Retry-After
+// (HTTP) or RESOURCE_EXHAUSTED (gRPC) — overload never grows memory. A
+// request whose own batch is larger than max_batch_size runs alone.
+// Requests are batched only with requests asking for the same outputs.
+//
+// Thread-safety: Infer is thread-safe (it blocks the caller until its rows
+// are done); one executor thread per BatchingModel runs the batches.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "ferry/serving/model.h"
+
+namespace ferry::serving {
+
+struct BatchingOptions {
+  std::int64_t max_batch_size = 64;                // rows per execution
+  std::chrono::microseconds max_queue_delay{100};  // Triton's max_queue_delay_microseconds
+  std::int64_t max_queue_rows = 4096;
+};
+
+// Timings of the last Infer on this thread, for the statistics extension
+// and the metrics (queue time, the batch it ran in).
+struct BatchTrace {
+  std::int64_t queue_ns = 0;
+  std::int64_t batch_rows = 0;
+};
+const BatchTrace& LastBatchTrace();
+
+// InvalidArgument when `inner` does not batch or the options are out of
+// range (max_batch_size < 1, negative delay, max_queue_rows < max_batch_size).
+Result<std::shared_ptr<const Model>> MakeBatchingModel(std::shared_ptr<const Model> inner,
+                                                       BatchingOptions options);
+
+}  // namespace ferry::serving
