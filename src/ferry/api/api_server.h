@@ -40,6 +40,10 @@ class Scheduler;
 namespace ferry::tuning {
 class StudyService;
 }
+namespace ferry::serving {
+class Router;
+class PayloadLog;
+}
 
 namespace ferry::api {
 
@@ -100,6 +104,11 @@ struct ApiServices {    // not owned; outlive the server
   pipelines::Scheduler* pipeline_schedules = nullptr;
   // The ask/tell API (/api/v1/tuning/studies/...) when set.
   tuning::StudyService* studies = nullptr;
+  // The serving gateway (/v2/..., /v1/models/EP:predict for every endpoint
+  // in namespace "default") is served when router is set; sampled payloads
+  // go to payload_log when also set, read back at /api/v1/serving/payloads.
+  serving::Router* router = nullptr;
+  serving::PayloadLog* payload_log = nullptr;
 };
 
 class ApiServer {
