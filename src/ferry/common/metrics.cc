@@ -27,6 +27,9 @@ void CheckHelp(const std::string& name, const std::string& help) {
 
 void CheckName(const std::string& name, const std::string& help, bool counter) {
   CheckHelp(name, help);
+  // Triton's metrics keep Triton's names (nv_inference_count, a counter
+  // without _total), so that Triton's dashboards read ferry serve as is.
+  if (name.rfind("nv_", 0) == 0) return;
   if (name.rfind("ferry_", 0) != 0 && name.rfind("process_", 0) != 0)
     throw std::logic_error("metric '" + name + "' must start with ferry_ (or process_)");
   if (counter != EndsWith(name, "_total"))

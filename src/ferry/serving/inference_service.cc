@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "ferry/common/strings.h"
+#include "ferry/serving/batcher.h"
 #include "ferry/serving/model.h"
+#include "ferry/serving/model_metrics.h"
 #include "ferry/serving/protocol/tensor_internal.h"
 
 namespace ferry::serving {
@@ -72,6 +74,7 @@ Element ElementAt(const Tensor& t, std::size_t i) {
 
 struct Timings {
   std::chrono::steady_clock::duration input{}, infer{}, output{};
+  bool executed = false;  // the model ran (successfully or not)
 };
 
 }  // namespace
@@ -114,7 +117,8 @@ Result<Tensor> Classify(const Tensor& output, int64_t count, bool batched) {
   return classes;
 }
 
-InferenceService::InferenceService(ModelRepository* repository, Env* env) : repository_(repository), env_(env) {}
+InferenceService::InferenceService(ModelRepository* repository, Env* env, ModelMetrics* metrics)
+    : repository_(repository), env_(env), metrics_(metrics) {}
 
 namespace {
 
@@ -142,7 +146,9 @@ Result<protocol::InferResponse> Run(const LoadedModel& loaded, const protocol::I
   auto t1 = env->SteadyNow();
   timings->input = t1 - t0;
 
-  ASSIGN_OR_RETURN(std::vector<Tensor> outputs, model.Infer(request.inputs, names));
+  Result<std::vector<Tensor>> ran = model.Infer(request.inputs, names);
+  timings->executed = true;
+  ASSIGN_OR_RETURN(std::vector<Tensor> outputs, std::move(ran));
   auto t2 = env->SteadyNow();
   timings->infer = t2 - t1;
   const std::size_t expected = names.empty() ? signature.outputs.size() : names.size();
@@ -173,22 +179,36 @@ Result<protocol::InferResponse> InferenceService::Infer(std::string_view name, s
   const auto start = env_->SteadyNow();
   Timings timings;
   int64_t batch = 1;
+  ClearBatchTrace();
   Result<protocol::InferResponse> response = Run(*loaded, request, env_, &timings, &batch);
+  // A batcher reports the queue time and the execution the request shared;
+  // without one, the request was its own execution and queued nowhere.
+  const BatchTrace trace = LastBatchTrace();
+  const bool batched = trace.batch_rows > 0;
+  const bool counts_execution = batched ? trace.leader : timings.executed;
+  const int64_t execution_rows = batched ? trace.batch_rows : batch;
+  const uint64_t queue_ns = static_cast<uint64_t>(std::max<int64_t>(trace.queue_ns, 0));
   const uint64_t total = Nanos(env_->SteadyNow() - start);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveRequest(loaded->name, loaded->version, response.status(), static_cast<double>(total) / 1e9,
+                             static_cast<double>(queue_ns) / 1e9, batch);
+    if (counts_execution) metrics_->ObserveExecution(loaded->name, loaded->version, execution_rows);
+  }
   stats.last_inference_ms.store(static_cast<uint64_t>(env_->NowMicros() / 1000), std::memory_order_relaxed);
   if (!response.ok()) {
     stats.fail_count.fetch_add(1, std::memory_order_relaxed);
     stats.fail_ns.fetch_add(total, std::memory_order_relaxed);
     return response;
   }
-  // Without a batcher every request is one execution and waits in no queue.
   stats.success_count.fetch_add(1, std::memory_order_relaxed);
   stats.success_ns.fetch_add(total, std::memory_order_relaxed);
+  stats.queue_ns.fetch_add(queue_ns, std::memory_order_relaxed);
   stats.compute_input_ns.fetch_add(Nanos(timings.input), std::memory_order_relaxed);
-  stats.compute_infer_ns.fetch_add(Nanos(timings.infer), std::memory_order_relaxed);
+  stats.compute_infer_ns.fetch_add(Nanos(timings.infer) - std::min<uint64_t>(queue_ns, Nanos(timings.infer)),
+                                   std::memory_order_relaxed);
   stats.compute_output_ns.fetch_add(Nanos(timings.output), std::memory_order_relaxed);
   stats.inference_count.fetch_add(static_cast<uint64_t>(std::max<int64_t>(batch, 0)), std::memory_order_relaxed);
-  stats.execution_count.fetch_add(1, std::memory_order_relaxed);
+  if (counts_execution) stats.execution_count.fetch_add(1, std::memory_order_relaxed);
   return response;
 }
 

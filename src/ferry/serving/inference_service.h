@@ -18,10 +18,14 @@
 
 namespace ferry::serving {
 
+class ModelMetrics;
+
 class InferenceService {
  public:
-  // `repository` and `env` (the clock of the statistics) are not owned.
-  explicit InferenceService(ModelRepository* repository, Env* env = Env::Default());
+  // `repository`, `env` (the clock of the statistics) and `metrics`
+  // (per-model Prometheus metrics; none when null) are not owned.
+  explicit InferenceService(ModelRepository* repository, Env* env = Env::Default(),
+                            ModelMetrics* metrics = nullptr);
 
   ModelRepository& repository() { return *repository_; }
 
@@ -34,6 +38,7 @@ class InferenceService {
  private:
   ModelRepository* repository_;
   Env* env_;
+  ModelMetrics* metrics_;
 };
 
 // The classification extension on one output: for each batch row (the
