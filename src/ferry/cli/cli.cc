@@ -5,6 +5,7 @@
 
 #include "ferry/api/client/http_client.h"
 #include "ferry/cli/commands.h"
+#include "ferry/cli/deploy.h"
 #include "ferry/cli/pipeline_views.h"
 #include "ferry/cli/resource_client.h"
 #include "ferry/common/env.h"
@@ -133,6 +134,23 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
       app.add_subcommand("retry", "Retry failed or canceled pipeline runs (succeeded tasks are kept)");
   retry->add_option("runs", retry_options.targets, "Pipeline runs: run/ID or ID")->required();
 
+  DeployOptions deploy_options;
+  auto* deploy = app.add_subcommand("deploy", "Deploy a model as an InferenceService (create or roll out)");
+  deploy->add_option("model", deploy_options.model_uri,
+                     "Model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/PATH, "
+                     "mlflow-artifacts:/PATH or file:///PATH")
+      ->required();
+  deploy->add_option("--name", deploy_options.name, "Endpoint (InferenceService) name")->required();
+  deploy->add_option("--canary-percent", deploy_options.canary_percent,
+                     "Send this share of traffic to the new model, the rest to the current one")
+      ->check(CLI::Range(0, 100));
+  deploy->add_option("--min-replicas", deploy_options.min_replicas, "Fewest replicas (0: scale to zero when idle)")
+      ->check(CLI::NonNegativeNumber);
+  deploy->add_option("--max-replicas", deploy_options.max_replicas, "Most replicas (0: as many as --min-replicas)")
+      ->check(CLI::NonNegativeNumber);
+  deploy->add_option("--format", deploy_options.format, "modelFormat (default: mlflow, onnx for file://*.onnx)")
+      ->check(CLI::IsMember({"mlflow", "onnx", "sklearn", "xgboost", "lightgbm"}));
+
   for (const auto& command : external) {
     // Listed for --help only: the dispatch above runs it when it comes first.
     auto* sub = app.add_subcommand(command.name, command.description);
@@ -201,6 +219,7 @@ int Main(int argc, char** argv, const std::vector<ExternalCommand>& external) {
   if (logs->parsed()) return PipelineRunLogs(ctx, logs_options);
   if (cancel->parsed()) return CancelPipelineRuns(ctx, cancel_options);
   if (retry->parsed()) return RetryPipelineRuns(ctx, retry_options);
+  if (deploy->parsed()) return RunDeploy(ctx, deploy_options);
   return kExitUsage;
 }
 

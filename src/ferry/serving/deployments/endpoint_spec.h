@@ -9,6 +9,10 @@
 // Fields Ferry does not support (transformer, explainer, custom containers,
 // a predictor framework other than `model`, ...) are refused with
 // InvalidArgument naming the field ("spec.transformer"), never ignored.
+// Two fields are checked and deliberately not recorded: the predictor's
+// `resources` (requests/limits size a Kubernetes pod; a local replica is a
+// process) and modelFormat.version (KServe picks a ServingRuntime by it;
+// Ferry picks the runtime from the model itself).
 //
 // KServe's rules kept: minReplicas defaults to 1 and may be 0 (scale to
 // zero); maxReplicas 0 means "as many as minReplicas" (at least 1);

@@ -24,8 +24,12 @@
 // Thread-safety: thread-safe; Prepare may take seconds (conversion) and is
 // called from the controller's thread, never a request handler.
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "ferry/common/status.h"
@@ -53,6 +57,9 @@ struct PreparedModel {
 struct ModelPreparerOptions {
   std::string python = "python3";  // runs convert.py; must import mlflow
   std::string work_dir;            // prepared models go under here
+  // A conversion still running after this is killed (with its children)
+  // and the model goes to the Python runtime, the reason saying so.
+  std::chrono::seconds conversion_timeout{600};
 };
 
 class ModelPreparer {
@@ -78,6 +85,11 @@ class ModelPreparer {
   tracking::LoggedModelStore* logged_models_;
   artifacts::ArtifactStore* artifacts_;
   ModelPreparerOptions options_;
+  // Keys being prepared: a second Prepare of the same key waits for the
+  // first and then reuses its result.
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::set<std::string> busy_;
 };
 
 }  // namespace ferry::serving::deployments
