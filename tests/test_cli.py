@@ -245,7 +245,8 @@ def test_unknown_kind_and_bad_flags_exit_2(ferry_server):
     r = ferry(ferry_server.url, "get", "pods")
     assert r.returncode == 2
     assert r.stderr == ('error: the server doesn\'t have a resource type "pods"; known types: configmaps (cm), '
-                        'experiments.kubeflow.org, trials.kubeflow.org\n')
+                        'experiments.kubeflow.org, inferenceservices.serving.kserve.io (isvc), '
+                        'trials.kubeflow.org\n')
     assert ferry(ferry_server.url, "get", "cm", "--no-such-flag").returncode == 2
     assert ferry(ferry_server.url, "get", "cm", "-o", "xml").returncode == 2
     assert ferry(ferry_server.url, "frobnicate").returncode == 2

@@ -1,6 +1,7 @@
 #include "ferry/server/server.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 
@@ -20,6 +21,11 @@
 #include "ferry/server/data_dir_lock.h"
 #include "ferry/server/options.h"
 #include "ferry/server/process.h"
+#include "ferry/serving/deployments/controller.h"
+#include "ferry/serving/deployments/endpoint_spec.h"
+#include "ferry/serving/deployments/model_preparer.h"
+#include "ferry/serving/payload_log.h"
+#include "ferry/serving/router.h"
 #include "ferry/store/database.h"
 #include "ferry/store/migrations.h"
 #include "ferry/store/resource_store.h"
@@ -133,8 +139,16 @@ int Main(int argc, char** argv) {
   store::ResourceTypes types;
   store::RegisterCoreTypes(types);
   if (Status st = tuning::RegisterTuningTypes(types); !st.ok()) return Fail(st);
+  if (Status st = serving::deployments::RegisterServingTypes(types); !st.ok()) return Fail(st);
   store::ResourceStore resources(db->get(), Env::Default());
   MetricsRegistry metrics;
+
+  // Model serving: the gateway routes /v2/models/EP/... through the router
+  // to the replicas the deployment controller runs; sampled payloads go to
+  // the store.
+  serving::Router serving_router;
+  auto payload_log = serving::PayloadLog::Open(db->get(), Env::Default());
+  if (!payload_log.ok()) return Fail(payload_log.status().WithContext("opening the payload log"));
 
   api::ApiOptions api_options;
   api_options.listen = options.listen;
@@ -151,6 +165,8 @@ int Main(int argc, char** argv) {
   services.pipeline_catalog = catalog->get();
   services.pipeline_schedules = schedules->get();
   services.studies = studies->get();
+  services.router = &serving_router;
+  services.payload_log = payload_log->get();
   auto api = api::ApiServer::Start(api_options, services);
   if (!api.ok()) return Fail(api.status());
   {
@@ -172,6 +188,27 @@ int Main(int argc, char** argv) {
                                                          Env::Default(), std::move(experiment_options));
   if (!experiments.ok()) return Fail(experiments.status().WithContext("starting the experiment controller"));
 
+  // InferenceServices: each replica is a `ferry serve` child of the
+  // executor, running this very binary.
+  serving::deployments::ModelPreparerOptions preparer_options;
+  preparer_options.python = options.task_python;
+  preparer_options.work_dir = options.data_dir + "/serving/prepared";
+  serving::deployments::ModelPreparer preparer(registry->get(), tracking->get(), logged_models->get(),
+                                               artifacts->get(), preparer_options);
+  std::error_code self_error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", self_error);
+  if (self_error) return Fail(Internal("cannot resolve /proc/self/exe: " + self_error.message()));
+  serving::deployments::DeploymentControllerOptions deployment_options;
+  deployment_options.data_dir = options.data_dir;
+  deployment_options.ferry_binary = self.string();
+  deployment_options.base_env = engine_options.base_env;
+  deployment_options.gateway_url = (*api)->url();
+  deployment_options.prepare = [&preparer](const std::string& format, const std::string& uri,
+                                           const std::string& key) { return preparer.Prepare(format, uri, key); };
+  auto deployments = serving::deployments::DeploymentController::Start(
+      &resources, &serving_router, executor->get(), Env::Default(), std::move(deployment_options));
+  if (!deployments.ok()) return Fail(deployments.status().WithContext("starting the deployment controller"));
+
   LogEvent(spdlog::level::info, "ferry server ready",
            {{"url", (*api)->url()},
             {"version", FERRY_VERSION},
@@ -189,7 +226,9 @@ int Main(int argc, char** argv) {
   (*schedules)->Stop();
   (*engine)->Shutdown();
   (*experiments)->Shutdown();
+  (*deployments)->Shutdown();
   (*executor)->Shutdown();
+  (*payload_log)->Close();
   LogEvent(spdlog::level::info, "ferry server stopped");
   spdlog::default_logger_raw()->flush();
   return 0;

@@ -16,16 +16,27 @@
 // Replicas: each is a `ferry serve` process run through the Executor
 // (task id "isvc-<uid>-<rev>-<k>"), `--model <name>=<path> --listen
 // 127.0.0.1:0 --ready-file F` plus the batcher options; it is routed once
-// F names its address and /v2/health/ready answers. A replica leaving the
-// routes is drained (Router::InFlight reaches 0, at most drain_timeout)
-// before it is cancelled. A replica that dies is replaced.
+// F names its address. The ready file alone is the health check: `ferry
+// serve` writes it only once its models are loaded and every front end
+// listens, and serving/ makes no HTTP calls (HTTP lives in api/). A
+// replica that exits before its file appears fails its revision (the model
+// does not load). A replica leaving the routes is drained
+// (Router::InFlight reaches 0, at most drain_timeout) before it is
+// cancelled. A replica that dies is replaced.
+//
+// What makes a new revision: a change of modelFormat, storageUri or the
+// batcher (what the replica process runs). Replica counts, scaleTarget,
+// canaryTrafficPercent and the logger apply to the live revisions in place,
+// as they do not change what a replica is.
 //
 // Autoscaling (concurrency, as Knative's KPA): every scale_interval the
 // wanted replicas of a revision are ceil(average in-flight / scaleTarget),
 // clamped to [minReplicas, maxReplicas]; scaling down waits
 // scale_down_delay; with minReplicas 0 a revision idle for
 // scale_to_zero_grace goes to zero replicas and a request arriving then
-// waits (Router) while one starts.
+// waits (Router) while one starts. Knative's annotations override the two
+// delays per InferenceService: autoscaling.knative.dev/scale-down-delay and
+// autoscaling.knative.dev/scale-to-zero-pod-retention-period ("30s").
 //
 // Status: KServe's — url (the gateway's /v2/models/<name>), conditions
 // PredictorReady, IngressReady and Ready, components.predictor
@@ -38,7 +49,9 @@
 //
 // Durability: replicas are executor tasks with fixed ids, so a restarted
 // server re-attaches the replicas that are running (their ready files say
-// where they listen) and re-routes them without a new start.
+// where they listen) and re-routes them without a new start. The revisions,
+// their prepared models and replicas, and which revision was rolled out are
+// kept in status.ferry, which the controller alone writes.
 //
 // Thread-safety: the controller works on its own thread; Shutdown() may be
 // called from any thread, once.
