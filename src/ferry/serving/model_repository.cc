@@ -36,15 +36,18 @@ std::shared_ptr<const LoadedModel> MakeLoaded(std::string_view name, std::string
   return loaded;
 }
 
-// The model file of one version folder: the first file a runtime reads.
+// The model file of one version folder: the first file a runtime reads, or
+// the folder itself when it is an MLflow pyfunc model (has an MLmodel).
 Result<std::string> FindModelFile(const fs::path& version_dir) {
+  if (python::IsPyfuncModelDir(version_dir.string())) return version_dir.string();
   static constexpr const char* kNames[] = {"model.onnx"};
   for (const char* name : kNames) {
     std::error_code ec;
     fs::path candidate = version_dir / name;
     if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }
-  return NotFound("no model file in " + QuoteForMessage(version_dir.string()) + " (expected model.onnx)");
+  return NotFound("no model file in " + QuoteForMessage(version_dir.string()) +
+                  " (expected model.onnx or an MLflow model's MLmodel)");
 }
 
 }  // namespace
@@ -82,13 +85,18 @@ Status ValidateModelName(std::string_view name) {
   return Status::OK();
 }
 
-Result<std::shared_ptr<const Model>> LoadModelFile(const std::string& path) {
+Result<std::shared_ptr<const Model>> LoadModelFile(const std::string& path, std::string_view name,
+                                                   const RuntimeOptions& options) {
   if (path.ends_with(".onnx")) return onnx::LoadOnnxModelFile(path);
+  if (python::IsPyfuncModelDir(path))
+    return python::LoadPyfuncModel(path, name.empty() ? path : name, options.python);
   return InvalidArgument("no runtime reads model file " + QuoteForMessage(path) +
-                         " (supported: ONNX files named *.onnx)");
+                         " (supported: ONNX files named *.onnx, MLflow pyfunc model folders with an "
+                         "MLmodel file)");
 }
 
-ModelRepository::ModelRepository(std::string root) : root_(std::move(root)) {
+ModelRepository::ModelRepository(std::string root, RuntimeOptions runtime_options)
+    : root_(std::move(root)), runtime_options_(std::move(runtime_options)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
@@ -109,6 +117,17 @@ void ModelRepository::Publish(std::shared_ptr<Entry> entry) {
   }
   entries_.push_back(std::move(entry));
   std::sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+}
+
+void ModelRepository::SetModelWrapper(ModelWrapper wrapper) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  wrapper_ = std::move(wrapper);
+}
+
+Result<std::shared_ptr<const Model>> ModelRepository::Wrap(std::string_view name, std::string_view version,
+                                                           Result<std::shared_ptr<const Model>> model) const {
+  if (!model.ok() || !wrapper_) return model;
+  return wrapper_(name, version, std::move(model).value());
 }
 
 Status ModelRepository::LoadAll() {
@@ -143,7 +162,7 @@ Status ModelRepository::Load(std::string_view name) {
   std::shared_ptr<const Entry> previous = Find(name);
   if (previous && !previous->file.empty()) {
     // A single-file model reloads from its file.
-    auto model = LoadModelFile(previous->file);
+    auto model = Wrap(name, "1", LoadModelFile(previous->file, name, runtime_options_));
     auto entry = std::make_shared<Entry>(*previous);
     if (!model.ok()) {
       entry->reason = model.status().message();
@@ -188,7 +207,7 @@ Status ModelRepository::Load(std::string_view name) {
       failure = file.status();
       break;
     }
-    auto model = LoadModelFile(*file);
+    auto model = Wrap(name, version, LoadModelFile(*file, name, runtime_options_));
     if (!model.ok()) {
       failure = model.status().WithContext("version " + version);
       break;
@@ -213,7 +232,8 @@ Status ModelRepository::Load(std::string_view name) {
 Status ModelRepository::AddModelFile(std::string_view name, const std::string& path) {
   RETURN_IF_ERROR(ValidateModelName(name));
   std::lock_guard<std::mutex> load_lock(load_mu_);
-  ASSIGN_OR_RETURN(std::shared_ptr<const Model> model, LoadModelFile(path));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
+                   Wrap(name, "1", LoadModelFile(path, name, runtime_options_)));
   auto entry = std::make_shared<Entry>();
   entry->name = std::string(name);
   entry->file = path;
@@ -229,6 +249,7 @@ Status ModelRepository::AddModel(std::string_view name, std::string version,
     return InvalidArgument("model version " + QuoteForMessage(version) + " must be a positive integer", "version");
   if (!model) return InvalidArgument("model " + QuoteForMessage(name) + " is null");
   std::lock_guard<std::mutex> load_lock(load_mu_);
+  ASSIGN_OR_RETURN(model, Wrap(name, version, std::move(model)));
   auto entry = std::make_shared<Entry>();
   entry->name = std::string(name);
   entry->versions = {MakeLoaded(name, std::move(version), std::move(model))};

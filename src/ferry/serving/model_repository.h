@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -31,6 +32,7 @@
 
 #include "ferry/common/status.h"
 #include "ferry/serving/model.h"
+#include "ferry/serving/runtimes/python/pyfunc_model.h"
 
 namespace ferry::serving {
 
@@ -59,10 +61,17 @@ struct ModelIndexEntry {
   std::string reason;   // why UNAVAILABLE
 };
 
+// How the runtimes run the models a repository loads (the Python
+// runtime's interpreter and worker count); `ferry serve` fills it from its
+// flags.
+struct RuntimeOptions {
+  python::PythonRuntimeOptions python;
+};
+
 class ModelRepository {
  public:
   // `root` may be empty (single-file models only). Loads nothing yet.
-  explicit ModelRepository(std::string root);
+  explicit ModelRepository(std::string root, RuntimeOptions runtime_options = {});
 
   // Loads every model under root (the server's start). Returns the first
   // error but goes on loading the others; Index() shows each failure.
@@ -96,6 +105,14 @@ class ModelRepository {
 
   const std::string& root() const { return root_; }
 
+  // Applied to every model version this repository loads (folders, files,
+  // AddModel) before it is published, e.g. ferry serve's batcher and
+  // metrics; its error fails that load as a runtime's would. Set it before
+  // the first load.
+  using ModelWrapper = std::function<Result<std::shared_ptr<const Model>>(
+      std::string_view name, std::string_view version, std::shared_ptr<const Model> model)>;
+  void SetModelWrapper(ModelWrapper wrapper);
+
  private:
   struct Entry;
   // Publishes `entry` in place of the one of the same name (entries are
@@ -103,13 +120,18 @@ class ModelRepository {
   // pointer).
   void Publish(std::shared_ptr<Entry> entry);
   std::shared_ptr<const Entry> Find(std::string_view name) const;
+  // `model` through the wrapper, when there is one and `model` loaded.
+  Result<std::shared_ptr<const Model>> Wrap(std::string_view name, std::string_view version,
+                                            Result<std::shared_ptr<const Model>> model) const;
 
   std::string root_;
+  RuntimeOptions runtime_options_;
   mutable std::shared_mutex mu_;
   std::vector<std::shared_ptr<Entry>> entries_;
   // Serialises loads and unloads, so that two reloads of one model cannot
   // publish out of order; requests never take it.
   std::mutex load_mu_;
+  ModelWrapper wrapper_;  // guarded by load_mu_
 };
 
 // Checks a model name that will become a folder name under the
@@ -118,8 +140,10 @@ class ModelRepository {
 Status ValidateModelName(std::string_view name);
 
 // Loads one model file, the runtime chosen by its name (*.onnx: the native
-// ONNX runtime). InvalidArgument naming the file for a format no runtime
-// reads.
-Result<std::shared_ptr<const Model>> LoadModelFile(const std::string& path);
+// ONNX runtime; a folder with an MLmodel file: the Python runtime, its
+// workers' log lines tagged `name`). InvalidArgument naming the file for a
+// format no runtime reads.
+Result<std::shared_ptr<const Model>> LoadModelFile(const std::string& path, std::string_view name = {},
+                                                   const RuntimeOptions& options = {});
 
 }  // namespace ferry::serving
