@@ -202,6 +202,9 @@ int Main(int argc, char** argv) {
   deployment_options.data_dir = options.data_dir;
   deployment_options.ferry_binary = self.string();
   deployment_options.base_env = engine_options.base_env;
+  // Replicas of models served by the Python runtime use the interpreter
+  // the preparer converted them with (ferry serve reads FERRY_PYTHON).
+  deployment_options.base_env["FERRY_PYTHON"] = options.task_python;
   deployment_options.gateway_url = (*api)->url();
   deployment_options.prepare = [&preparer](const std::string& format, const std::string& uri,
                                            const std::string& key) { return preparer.Prepare(format, uri, key); };
