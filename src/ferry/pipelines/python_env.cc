@@ -21,6 +21,7 @@
 
 #include "ferry/common/hash.h"
 #include "ferry/common/json.h"
+#include "ferry/common/spawn.h"
 #include "ferry/pipelines/python_env_internal.h"
 
 extern char** environ;
@@ -82,21 +83,10 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  // The server blocks signals in its threads (and may ignore some); the
-  // child starts with none blocked and every disposition at its default.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  const SpawnAttributes attr(/*own_process_group=*/false);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argp[0], &actions, &attr, argp.data(), envp.data());
+  const int spawned = posix_spawnp(&pid, argp[0], &actions, attr.get(), argp.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   write_end.Reset();
   if (spawned != 0) {
     return FailedPrecondition("cannot run " + argv[0] + ": " + ErrnoText(spawned));

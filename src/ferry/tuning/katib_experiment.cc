@@ -74,6 +74,7 @@
 #include <set>
 #include <utility>
 
+#include "ferry/common/json_fields.h"
 #include "ferry/common/strings.h"
 #include "ferry/tuning/pruner.h"
 #include "ferry/tuning/sampler.h"
@@ -145,17 +146,6 @@ bool Present(const Json& obj, std::string_view key) {
   return it != obj.end() && !it->is_null();
 }
 
-const Json* Get(const Json& obj, std::string_view key) {
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-Status WrongType(const std::string& field, std::string_view want, const Json& got) {
-  return InvalidArgument(field + " must be " + std::string(want) + ", not " + std::string(JsonTypeName(got)),
-                         field);
-}
-
-Status Required(const std::string& field) { return InvalidArgument(field + " is required", field); }
 
 Status CheckFields(const Json& obj, const std::string& path,
                    std::initializer_list<std::string_view> allowed) {
@@ -170,23 +160,23 @@ Status CheckFields(const Json& obj, const std::string& path,
 Result<const Json*> ObjectField(const Json& parent, std::string_view key, const std::string& path,
                                 bool required) {
   const std::string field = Child(path, key);
-  const Json* v = Get(parent, key);
+  const Json* v = FindField(parent, key);
   if (!v) {
-    if (required) return Required(field);
+    if (required) return RequiredFieldError(field);
     return static_cast<const Json*>(nullptr);
   }
-  if (!v->is_object()) return WrongType(field, "an object", *v);
+  if (!v->is_object()) return WrongTypeError(field, "an object", *v);
   return v;
 }
 
 Result<const Json*> ArrayField(const Json& parent, std::string_view key, const std::string& path) {
-  const Json* v = Get(parent, key);
-  if (v && !v->is_array()) return WrongType(Child(path, key), "a list", *v);
+  const Json* v = FindField(parent, key);
+  if (v && !v->is_array()) return WrongTypeError(Child(path, key), "a list", *v);
   return v;
 }
 
 Result<std::string> StringValue(const Json& v, const std::string& field) {
-  if (!v.is_string()) return WrongType(field, "a string", v);
+  if (!v.is_string()) return WrongTypeError(field, "a string", v);
   return v.get<std::string>();
 }
 
@@ -194,9 +184,9 @@ Result<std::string> StringValue(const Json& v, const std::string& field) {
 Result<std::string> StringField(const Json& obj, std::string_view key, const std::string& path,
                                 bool required = false) {
   const std::string field = Child(path, key);
-  const Json* v = Get(obj, key);
+  const Json* v = FindField(obj, key);
   if (!v) {
-    if (required) return Required(field);
+    if (required) return RequiredFieldError(field);
     return std::string();
   }
   ASSIGN_OR_RETURN(std::string s, StringValue(*v, field));
@@ -218,15 +208,15 @@ std::string NumberText(const Json& v) {
 Result<std::string> ScalarValue(const Json& v, const std::string& field) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return NumberText(v);
-  return WrongType(field, "a string", v);
+  return WrongTypeError(field, "a string", v);
 }
 
 Result<std::optional<std::int64_t>> Int32Field(const Json& obj, std::string_view key,
                                                const std::string& path) {
   const std::string field = Child(path, key);
-  const Json* v = Get(obj, key);
+  const Json* v = FindField(obj, key);
   if (!v) return std::optional<std::int64_t>();
-  if (!v->is_number_integer()) return WrongType(field, "an integer", *v);
+  if (!v->is_number_integer()) return WrongTypeError(field, "an integer", *v);
   if (v->is_number_unsigned()
           ? v->get<std::uint64_t>() > 2147483647u
           : (v->get<std::int64_t>() > 2147483647 || v->get<std::int64_t>() < -2147483648LL)) {
@@ -448,8 +438,8 @@ std::map<std::string, std::string> StringMap(const Json* obj) {
 }
 
 std::map<std::string, std::string> TrialSpecMetadata(const Json& trial_spec, std::string_view which) {
-  const Json* meta = Get(trial_spec, "metadata");
-  return meta && meta->is_object() ? StringMap(Get(*meta, which)) : std::map<std::string, std::string>{};
+  const Json* meta = FindField(trial_spec, "metadata");
+  return meta && meta->is_object() ? StringMap(FindField(*meta, which)) : std::map<std::string, std::string>{};
 }
 
 // The value of a metadata reference for a trial; the message when the
@@ -459,9 +449,9 @@ Result<std::string> MetaValue(const MetaKey& m, const Json& trial_spec, std::str
   if (m.index.empty()) {
     if (m.key == "Name") return std::string(trial_name);
     if (m.key == "Namespace") return std::string(trial_namespace);
-    if (m.key == "Kind") return Get(trial_spec, "kind") ? Get(trial_spec, "kind")->get<std::string>() : "";
+    if (m.key == "Kind") return FindField(trial_spec, "kind") ? FindField(trial_spec, "kind")->get<std::string>() : "";
     if (m.key == "APIVersion") {
-      return Get(trial_spec, "apiVersion") ? Get(trial_spec, "apiVersion")->get<std::string>() : "";
+      return FindField(trial_spec, "apiVersion") ? FindField(trial_spec, "apiVersion")->get<std::string>() : "";
     }
   } else if (m.key == "Labels" || m.key == "Annotations") {
     const auto values = TrialSpecMetadata(trial_spec, m.key == "Labels" ? "labels" : "annotations");
@@ -505,7 +495,7 @@ Result<ContainerSpec> ParseContainer(const Json& c, const std::string& path, boo
     for (std::size_t i = 0; i < env->size(); ++i) {
       const std::string at = At(Child(path, "env"), i);
       const Json& e = (*env)[i];
-      if (!e.is_object()) return WrongType(at, "an object", e);
+      if (!e.is_object()) return WrongTypeError(at, "an object", e);
       if (Present(e, "valueFrom")) {
         return InvalidArgument("valueFrom is not supported: give the value in env[].value",
                                Child(at, "valueFrom"));
@@ -559,7 +549,7 @@ bool FindContainer(const Json& v, std::string_view name, const std::string& path
     if (it.key() == "containers" && it->is_array()) {
       for (std::size_t i = 0; i < it->size(); ++i) {
         const Json& c = (*it)[i];
-        const Json* n = c.is_object() ? Get(c, "name") : nullptr;
+        const Json* n = c.is_object() ? FindField(c, "name") : nullptr;
         if (n && n->is_string() && n->get_ref<const std::string&>() == name) {
           *found_path = At(child, i);
           *found_pointer = child_pointer + "/" + std::to_string(i);
@@ -624,8 +614,8 @@ Status ParseObjective(const Json& spec, ObjectiveSpec* out) {
   } else {
     return InvalidArgument(path + ".type must be minimize or maximize, not " + Q(type), path + ".type");
   }
-  if (const Json* goal = Get(*obj, "goal")) {
-    if (!goal->is_number()) return WrongType(path + ".goal", "a number", *goal);
+  if (const Json* goal = FindField(*obj, "goal")) {
+    if (!goal->is_number()) return WrongTypeError(path + ".goal", "a number", *goal);
     out->goal = goal->get<double>();
     if (!std::isfinite(*out->goal)) return InvalidArgument(path + ".goal must be finite", path + ".goal");
   }
@@ -650,7 +640,7 @@ Status ParseObjective(const Json& spec, ObjectiveSpec* out) {
     for (std::size_t i = 0; i < strategies->size(); ++i) {
       const std::string at = At(path + ".metricStrategies", i);
       const Json& s = (*strategies)[i];
-      if (!s.is_object()) return WrongType(at, "an object", s);
+      if (!s.is_object()) return WrongTypeError(at, "an object", s);
       RETURN_IF_ERROR(CheckFields(s, at, {"name", "value"}));
       ASSIGN_OR_RETURN(std::string name, StringField(s, "name", at, true));
       ASSIGN_OR_RETURN(std::string value, StringField(s, "value", at, true));
@@ -701,7 +691,7 @@ Status ParseCounts(const Json& spec, ExperimentSpec* out) {
 }
 
 Status ParseParameter(const Json& p, const std::string& at, ParamSpec* out) {
-  if (!p.is_object()) return WrongType(at, "an object", p);
+  if (!p.is_object()) return WrongTypeError(at, "an object", p);
   RETURN_IF_ERROR(CheckFields(p, at, {"name", "parameterType", "feasibleSpace"}));
   ASSIGN_OR_RETURN(out->name, StringField(p, "name", at, true));
   ASSIGN_OR_RETURN(std::string type, StringField(p, "parameterType", at, true));
@@ -742,7 +732,7 @@ Status ParseParameter(const Json& p, const std::string& at, ParamSpec* out) {
                              fs_path + ".list");
     }
     for (std::string_view key : {"min", "max", "step"}) {
-      const Json* v = Get(*fs, key);
+      const Json* v = FindField(*fs, key);
       const std::string field = fs_path + "." + std::string(key);
       if (!v) {
         if (key == "step") continue;
@@ -804,11 +794,11 @@ Result<AlgorithmSpec> ParseAlgorithm(const Json& obj, const std::string& path) {
     for (std::size_t i = 0; i < settings->size(); ++i) {
       const std::string at = At(path + ".algorithmSettings", i);
       const Json& s = (*settings)[i];
-      if (!s.is_object()) return WrongType(at, "an object", s);
+      if (!s.is_object()) return WrongTypeError(at, "an object", s);
       RETURN_IF_ERROR(CheckFields(s, at, {"name", "value"}));
       ASSIGN_OR_RETURN(std::string name, StringField(s, "name", at, true));
       std::string value;
-      if (const Json* v = Get(s, "value")) {
+      if (const Json* v = FindField(s, "value")) {
         ASSIGN_OR_RETURN(value, ScalarValue(*v, at + ".value"));
       }
       if (!out.settings.emplace(name, std::move(value)).second) {
@@ -823,12 +813,12 @@ Status ParseTrialParameters(const Json& tt, const ExperimentSpec& spec, const st
                             std::vector<TrialParameterSpec>* out) {
   const std::string list_path = path + ".trialParameters";
   ASSIGN_OR_RETURN(const Json* list, ArrayField(tt, "trialParameters", path));
-  if (!list) return Required(list_path);
+  if (!list) return RequiredFieldError(list_path);
   std::set<std::string> names, refs;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const std::string at = At(list_path, i);
     const Json& p = (*list)[i];
-    if (!p.is_object()) return WrongType(at, "an object", p);
+    if (!p.is_object()) return WrongTypeError(at, "an object", p);
     RETURN_IF_ERROR(CheckFields(p, at, {"name", "description", "reference"}));
     TrialParameterSpec tp;
     ASSIGN_OR_RETURN(tp.name, StringField(p, "name", at, true));
@@ -873,8 +863,8 @@ Status ParseTrialTemplate(const Json& spec_json, ExperimentSpec* spec) {
         path + ".configMap");
   }
   ASSIGN_OR_RETURN(out.primary_container_name, StringField(*tt, "primaryContainerName", path, true));
-  if (const Json* retain = Get(*tt, "retain")) {
-    if (!retain->is_boolean()) return WrongType(path + ".retain", "true or false", *retain);
+  if (const Json* retain = FindField(*tt, "retain")) {
+    if (!retain->is_boolean()) return WrongTypeError(path + ".retain", "true or false", *retain);
     out.retain = retain->get<bool>();
   }
   ASSIGN_OR_RETURN(const Json* labels, ObjectField(*tt, "primaryPodLabels", path, false));
@@ -890,8 +880,8 @@ Status ParseTrialTemplate(const Json& spec_json, ExperimentSpec* spec) {
   out.trial_spec = *trial_spec;
   RETURN_IF_ERROR(StringField(*trial_spec, "apiVersion", ts_path, true));
   ASSIGN_OR_RETURN(std::string kind, StringField(*trial_spec, "kind", ts_path, true));
-  if (const Json* meta = Get(*trial_spec, "metadata")) {
-    if (!meta->is_object()) return WrongType(ts_path + ".metadata", "an object", *meta);
+  if (const Json* meta = FindField(*trial_spec, "metadata")) {
+    if (!meta->is_object()) return WrongTypeError(ts_path + ".metadata", "an object", *meta);
     for (std::string_view key : {"name", "namespace"}) {
       if (Present(*meta, key)) {
         return InvalidArgument("the trial spec must not set metadata." + std::string(key) +

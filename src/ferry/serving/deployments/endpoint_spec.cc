@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/common/json_fields.h"
 #include "ferry/common/strings.h"
 
 namespace ferry::serving::deployments {
@@ -64,34 +65,23 @@ constexpr std::string_view kUnservedFrameworks[] = {"tensorflow", "pytorch", "tr
 constexpr std::string_view kModelFormats[] = {"onnx", "sklearn", "xgboost", "lightgbm", "mlflow"};
 constexpr std::string_view kStorageSchemes[] = {"models:/", "runs:/", "mlflow-artifacts:/", "file://"};
 
-const Json* Get(const Json& obj, std::string_view key) {
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-Status WrongType(const std::string& field, std::string_view want, const Json& got) {
-  return InvalidArgument(field + " must be " + std::string(want) + ", not " + std::string(JsonTypeName(got)),
-                         field);
-}
-
-Status Required(const std::string& field) { return InvalidArgument(field + " is required", field); }
 
 Result<const Json*> ObjectField(const Json& parent, std::string_view key, const std::string& field,
                                 bool required) {
-  const Json* v = Get(parent, key);
+  const Json* v = FindField(parent, key);
   if (!v) {
-    if (required) return Required(field);
+    if (required) return RequiredFieldError(field);
     return static_cast<const Json*>(nullptr);
   }
-  if (!v->is_object()) return WrongType(field, "an object", *v);
+  if (!v->is_object()) return WrongTypeError(field, "an object", *v);
   return v;
 }
 
 // std::nullopt when absent.
 Result<std::optional<std::string>> StringField(const Json& obj, std::string_view key, const std::string& field) {
-  const Json* v = Get(obj, key);
+  const Json* v = FindField(obj, key);
   if (!v) return std::optional<std::string>();
-  if (!v->is_string()) return WrongType(field, "a string", *v);
+  if (!v->is_string()) return WrongTypeError(field, "a string", *v);
   return std::optional<std::string>(v->get<std::string>());
 }
 
@@ -99,7 +89,7 @@ Result<std::optional<std::string>> StringField(const Json& obj, std::string_view
 // Go ints, so a string or a fraction is refused as the API server would.
 Result<std::optional<std::int64_t>> IntField(const Json& obj, std::string_view key, const std::string& field,
                                              std::int64_t min, std::int64_t max) {
-  const Json* v = Get(obj, key);
+  const Json* v = FindField(obj, key);
   if (!v) return std::optional<std::int64_t>();
   std::int64_t n = 0;
   if (v->is_number_integer()) {
@@ -111,7 +101,7 @@ Result<std::optional<std::int64_t>> IntField(const Json& obj, std::string_view k
              v->get<double>() == std::floor(v->get<double>()) && std::fabs(v->get<double>()) < 9e15) {
     n = static_cast<std::int64_t>(v->get<double>());  // 3.0 from a JSON client
   } else {
-    return WrongType(field, "an integer", *v);
+    return WrongTypeError(field, "an integer", *v);
   }
   if (n < min) return InvalidArgument(field + " must be at least " + std::to_string(min), field);
   if (n > max) return InvalidArgument(field + " must be at most " + std::to_string(max), field);
@@ -167,7 +157,7 @@ Status CheckResources(const Json& impl, const std::string& path) {
     if (!quantities) continue;
     for (auto it = quantities->begin(); it != quantities->end(); ++it) {
       if (!it->is_string() && !it->is_number()) {
-        return WrongType(part_field + "." + it.key(), "a quantity (\"100m\", \"256Mi\", 2)", *it);
+        return WrongTypeError(part_field + "." + it.key(), "a quantity (\"100m\", \"256Mi\", 2)", *it);
       }
     }
   }
@@ -182,7 +172,7 @@ Status ParseModelSpec(const Json& model, const std::string& path, EndpointSpec& 
   ASSIGN_OR_RETURN(const Json* format, ObjectField(model, "modelFormat", format_path, true));
   RETURN_IF_ERROR(CheckFields(*format, format_path, {"name", "version"}));
   ASSIGN_OR_RETURN(std::optional<std::string> name, StringField(*format, "name", format_path + ".name"));
-  if (!name || name->empty()) return Required(format_path + ".name");
+  if (!name || name->empty()) return RequiredFieldError(format_path + ".name");
   ASSIGN_OR_RETURN(std::optional<std::string> version,
                    StringField(*format, "version", format_path + ".version"));
   (void)version;  // checked, not recorded: see the file comment
@@ -206,7 +196,7 @@ Status ParseModelSpec(const Json& model, const std::string& path, EndpointSpec& 
   RETURN_IF_ERROR(CheckProtocolVersion(model, path));
   RETURN_IF_ERROR(CheckResources(model, path));
   ASSIGN_OR_RETURN(std::optional<std::string> uri, StringField(model, "storageUri", path + ".storageUri"));
-  if (!uri) return Required(path + ".storageUri");
+  if (!uri) return RequiredFieldError(path + ".storageUri");
   RETURN_IF_ERROR(CheckStorageUri(*uri, path + ".storageUri"));
   spec.storage_uri = *uri;
   return Status::OK();
@@ -219,7 +209,7 @@ Status ParseFrameworkSpec(const Json& impl, std::string_view framework, const st
   RETURN_IF_ERROR(CheckProtocolVersion(impl, path));
   RETURN_IF_ERROR(CheckResources(impl, path));
   ASSIGN_OR_RETURN(std::optional<std::string> uri, StringField(impl, "storageUri", path + ".storageUri"));
-  if (!uri) return Required(path + ".storageUri");
+  if (!uri) return RequiredFieldError(path + ".storageUri");
   RETURN_IF_ERROR(CheckStorageUri(*uri, path + ".storageUri"));
   spec.model_format = std::string(framework);
   spec.storage_uri = *uri;
@@ -230,7 +220,7 @@ Status ParseBatcher(const Json& predictor, const std::string& path, EndpointSpec
   const std::string field = path + ".batcher";
   ASSIGN_OR_RETURN(const Json* batcher, ObjectField(predictor, "batcher", field, false));
   if (!batcher) return Status::OK();
-  if (Get(*batcher, "timeout")) {
+  if (FindField(*batcher, "timeout")) {
     return InvalidArgument(field + ".timeout is not supported: a request waits at most maxLatency for its batch",
                            field + ".timeout");
   }
@@ -249,7 +239,7 @@ Status ParseLogger(const Json& predictor, const std::string& path, EndpointSpec&
   ASSIGN_OR_RETURN(const Json* logger, ObjectField(predictor, "logger", field, false));
   if (!logger) return Status::OK();
   for (const char* sink : {"url", "storage", "metadataHeaders", "metadataAnnotations"}) {
-    if (Get(*logger, sink)) {
+    if (FindField(*logger, sink)) {
       return InvalidArgument(field + "." + sink +
                                  " is not supported: Ferry logs payloads to its own store "
                                  "(read them with the monitoring API); set only logger.mode",
@@ -283,27 +273,27 @@ Result<double> ParseSampleRate(const std::string& text, const std::string& field
 }
 
 Status ParseAnnotations(const Json& object, EndpointSpec& spec) {
-  const Json* metadata = Get(object, "metadata");
+  const Json* metadata = FindField(object, "metadata");
   if (!metadata || !metadata->is_object()) return Status::OK();
-  const Json* annotations = Get(*metadata, "annotations");
+  const Json* annotations = FindField(*metadata, "annotations");
   if (!annotations || !annotations->is_object()) return Status::OK();
-  const Json* rate = Get(*annotations, kLogSampleRateAnnotation);
+  const Json* rate = FindField(*annotations, kLogSampleRateAnnotation);
   if (!rate) return Status::OK();
   const std::string field = std::string("metadata.annotations[") + kLogSampleRateAnnotation + "]";
-  if (!rate->is_string()) return WrongType(field, "a string", *rate);
+  if (!rate->is_string()) return WrongTypeError(field, "a string", *rate);
   ASSIGN_OR_RETURN(spec.logger.sample_rate, ParseSampleRate(rate->get<std::string>(), field));
   return Status::OK();
 }
 
 Status ParsePredictor(const Json& predictor, const std::string& path, EndpointSpec& spec) {
   // Refusals with a reason come before the generic unknown-field check.
-  if (Get(predictor, "containers")) {
+  if (FindField(predictor, "containers")) {
     return InvalidArgument(path + ".containers is not supported: Ferry runs no custom predictor containers; "
                                "give predictor.model with modelFormat and storageUri",
                            path + ".containers");
   }
   for (std::string_view framework : kUnservedFrameworks) {
-    if (Get(predictor, framework)) {
+    if (FindField(predictor, framework)) {
       const std::string field = path + "." + std::string(framework);
       return InvalidArgument(field +
                                  " is not supported: Ferry serves predictor.model (onnx, sklearn, xgboost, "
@@ -319,7 +309,7 @@ Status ParsePredictor(const Json& predictor, const std::string& path, EndpointSp
   std::vector<std::string> implementations;
   for (std::string_view key : {std::string_view("model"), kServedFrameworks[0], kServedFrameworks[1],
                                kServedFrameworks[2], kServedFrameworks[3]}) {
-    if (Get(predictor, key)) implementations.emplace_back(key);
+    if (FindField(predictor, key)) implementations.emplace_back(key);
   }
   if (implementations.empty()) {
     return InvalidArgument(path + ".model is required: exactly one of model, sklearn, xgboost, lightgbm, onnx "
@@ -383,13 +373,13 @@ Status ParsePredictor(const Json& predictor, const std::string& path, EndpointSp
 }  // namespace
 
 Result<EndpointSpec> ParseEndpointSpec(const Json& object) {
-  if (!object.is_object()) return WrongType("object", "an object", object);
+  if (!object.is_object()) return WrongTypeError("object", "an object", object);
   ASSIGN_OR_RETURN(const Json* spec_json, ObjectField(object, "spec", "spec", true));
-  if (Get(*spec_json, "transformer")) {
+  if (FindField(*spec_json, "transformer")) {
     return InvalidArgument("spec.transformer is not supported: Ferry runs no pre/post-processing containers",
                            "spec.transformer");
   }
-  if (Get(*spec_json, "explainer")) {
+  if (FindField(*spec_json, "explainer")) {
     return InvalidArgument("spec.explainer is not supported: Ferry runs no explainer containers",
                            "spec.explainer");
   }

@@ -34,6 +34,7 @@
 
 #include "ferry/artifacts/artifact_store.h"
 #include "ferry/common/json.h"
+#include "ferry/common/spawn.h"
 #include "ferry/common/strings.h"
 #include "ferry/registry/registry_store.h"
 #include "ferry/serving/deployments/convert_script.h"
@@ -74,22 +75,11 @@ Result<ChildResult> RunWithTimeout(const std::vector<std::string>& argv, std::ch
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  // Its own process group, so a timeout kills whatever it started too; no
-  // signal blocked or ignored, whatever the server's threads do.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  // Its own process group, so a timeout kills whatever it started too.
+  const SpawnAttributes attr(/*own_process_group=*/true);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argp[0], &actions, &attr, argp.data(), environ);
+  const int spawned = posix_spawnp(&pid, argp[0], &actions, attr.get(), argp.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   close(fds[1]);
   if (spawned != 0) {
     close(fds[0]);

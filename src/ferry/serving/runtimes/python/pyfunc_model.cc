@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ferry/common/logging.h"
+#include "ferry/common/spawn.h"
 #include "ferry/common/strings.h"
 #include "ferry/serving/protocol/datatype.h"
 #include "ferry/serving/runtimes/python/pyfunc_worker_script.h"
@@ -271,21 +272,11 @@ class PyfuncModel : public Model {
     posix_spawn_file_actions_adddup2(&actions, pair[1], 0);
     posix_spawn_file_actions_adddup2(&actions, pair[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-    // Its own process group, so that stopping it stops what it started; no
-    // blocked signals and default dispositions (the server blocks some).
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    // Its own process group, so that stopping it stops what it started.
+    const SpawnAttributes attr(/*own_process_group=*/true);
     pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
+    const int rc = ::posix_spawnp(&pid, argv[0], &actions, attr.get(), argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
     ::close(pair[1]);
     ::close(err[1]);
     if (rc != 0) {
