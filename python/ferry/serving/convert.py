@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 TARGET_OPSET = {"": 15, "ai.onnx.ml": 3}
 # onnxmltools takes the main opset only and picks the matching ai.onnx.ml one.
@@ -40,7 +40,7 @@ class Refusal(Exception):
     """The model cannot be served natively; the message says why."""
 
 
-def write_verdict(path: str, verdict: dict) -> None:
+def write_verdict(path: str, verdict: Dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(verdict, f)
@@ -120,8 +120,8 @@ def is_classifier(model: Any) -> bool:
 
 def convert(model: Any, flavor: str, width: int) -> bytes:
     if flavor == "sklearn":
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType
+        from skl2onnx import convert_sklearn  # type: ignore[import-untyped]
+        from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped]
         options = None
         final = model.steps[-1][1] if hasattr(model, "steps") else model
         if is_classifier(final):
@@ -129,16 +129,16 @@ def convert(model: Any, flavor: str, width: int) -> bytes:
             options = {id(final): {"zipmap": False}}
         onx = convert_sklearn(model, initial_types=[(INPUT_NAME, FloatTensorType([None, width]))],
                               target_opset=TARGET_OPSET, options=options)
-        return onx.SerializeToString()
-    from onnxmltools.convert.common.data_types import FloatTensorType as MlFloat
+        return bytes(onx.SerializeToString())
+    import onnxmltools  # type: ignore[import-untyped]
+    from onnxmltools.convert.common.data_types import FloatTensorType as MlFloat  # type: ignore[import-untyped]
     types = [(INPUT_NAME, MlFloat([None, width]))]
     if flavor == "xgboost":
-        from onnxmltools import convert_xgboost
-        return convert_xgboost(model, initial_types=types, target_opset=MLTOOLS_OPSET).SerializeToString()
+        onx = onnxmltools.convert_xgboost(model, initial_types=types, target_opset=MLTOOLS_OPSET)
+        return bytes(onx.SerializeToString())
     if flavor == "lightgbm":
-        from onnxmltools import convert_lightgbm
-        return convert_lightgbm(model, initial_types=types, target_opset=MLTOOLS_OPSET,
-                                zipmap=False).SerializeToString()
+        return bytes(onnxmltools.convert_lightgbm(model, initial_types=types, target_opset=MLTOOLS_OPSET,
+                                                  zipmap=False).SerializeToString())
     raise Refusal(f"flavor {flavor!r} has no ONNX converter")
 
 
@@ -171,7 +171,7 @@ def close(got: Any, want: Any) -> Tuple[bool, float]:
 def compare(model_bytes: bytes, model: Any, flavor: str, rows: Any) -> float:
     """Max absolute difference; raises Refusal when an output disagrees."""
     import numpy as np
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: rows})
     names = [o.name for o in session.get_outputs()]
@@ -212,7 +212,7 @@ def _is_number(x: Any) -> bool:
         return False
 
 
-def run(model_dir: str, flavor: str, output: str) -> dict:
+def run(model_dir: str, flavor: str, output: str) -> Dict[str, Any]:
     model = load_native(model_dir, flavor)
     rows, source = example_rows(model_dir)
     try:
