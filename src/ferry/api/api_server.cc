@@ -3,6 +3,7 @@
 #include "ferry/api/http_server.h"
 #include "ferry/api/process_metrics.h"
 #include "ferry/api/router.h"
+#include "ferry/api/routes/dashboard.h"
 #include "ferry/api/routes/health.h"
 #include "ferry/api/routes/inference/gateway.h"
 #include "ferry/api/routes/kfp/routes.h"
@@ -65,6 +66,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiOptions& options, c
   RETURN_IF_ERROR(kfp::AddKfpRoutes(impl->router, wired));
   RETURN_IF_ERROR(studies::AddTuningRoutes(impl->router, wired));
   RETURN_IF_ERROR(inference::AddGatewayRoutes(impl->router, wired, {.server_version = options.version}));
+  RETURN_IF_ERROR(AddDashboardRoutes(impl->router, {.web_root = options.web_root}));
   ASSIGN_OR_RETURN(impl->http, HttpServer::Start(options, &impl->router, wired.metrics, wired.env));
   LogEvent(spdlog::level::info, "http server started",
            {{"url", impl->http->url()}, {"max_body_bytes", options.max_body_bytes}});

@@ -83,6 +83,9 @@ struct ApiOptions {
   // (ferry serve, whose tens of thousands of requests a second would write
   // megabytes of log a second, as Triton logs none by default).
   bool log_requests = true;
+  // The dashboard's files: empty serves the build embedded in the binary;
+  // a folder (web/dist) serves that folder, for work on the dashboard.
+  std::string web_root;
 };
 
 struct ApiServices {    // not owned; outlive the server

@@ -94,6 +94,11 @@ ParsedOptions ParseServerOptions(int argc, char** argv) {
       ->envname("FERRY_DRAIN_TIMEOUT")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--web-root", o.web_root,
+                 "Serve the dashboard from this folder (a `vite build` of web/) instead of the copy "
+                 "embedded in the binary; for work on the dashboard")
+      ->envname("FERRY_WEB_ROOT")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--task-python", o.task_python,
                  "Python that runs KFP lightweight components (must import kfp); environments with "
                  "their packages_to_install are made from it under <data-dir>/pipelines/envs")

@@ -29,6 +29,7 @@ struct ServerOptions {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string config_file;
+  std::string web_root;  // empty: the dashboard embedded in the binary
 };
 
 // Parses `ferry server` arguments (argv[0] is "server"). On --help or a usage

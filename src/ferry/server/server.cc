@@ -43,6 +43,29 @@
 namespace ferry::server {
 namespace {
 
+// The local executor's load and capacity, read at scrape time: the
+// dashboard's home page and Prometheus show how full the machine is.
+void RegisterExecutorMetrics(const executors::LocalExecutor* executor, MetricsRegistry* metrics) {
+  auto read = [executor](auto field) {
+    return [executor, field] { return static_cast<double>(executor->Stats().*field); };
+  };
+  using Stats = executors::LocalExecutorStats;
+  metrics->AddCallbackGauge("ferry_executor_tasks_running", "Tasks the local executor is running.",
+                            read(&Stats::running));
+  metrics->AddCallbackGauge("ferry_executor_tasks_queued", "Tasks waiting for capacity in the local executor.",
+                            read(&Stats::queued));
+  metrics->AddCallbackGauge("ferry_executor_cpu_in_use", "CPU cores the running tasks requested.",
+                            read(&Stats::cpu_in_use));
+  metrics->AddCallbackGauge("ferry_executor_cpu_capacity", "CPU cores the local executor admits tasks against.",
+                            read(&Stats::cpu_capacity));
+  metrics->AddCallbackGauge("ferry_executor_memory_in_use_bytes", "Memory the running tasks requested.",
+                            read(&Stats::memory_in_use));
+  metrics->AddCallbackGauge("ferry_executor_memory_capacity_bytes",
+                            "Memory the local executor admits tasks against.", read(&Stats::memory_capacity));
+  metrics->AddCallbackGauge("ferry_executor_max_concurrent_tasks",
+                            "The local executor's limit on running tasks (0: none).", read(&Stats::max_concurrent));
+}
+
 int Fail(const Status& status) {
   LogEvent(spdlog::level::err, "ferry server failed to start", {{"error", status.message()}});
   spdlog::default_logger_raw()->flush();
@@ -142,6 +165,7 @@ int Main(int argc, char** argv) {
   if (Status st = serving::deployments::RegisterServingTypes(types); !st.ok()) return Fail(st);
   store::ResourceStore resources(db->get(), Env::Default());
   MetricsRegistry metrics;
+  RegisterExecutorMetrics(executor->get(), &metrics);
 
   // Model serving: the gateway routes /v2/models/EP/... through the router
   // to the replicas the deployment controller runs; sampled payloads go to
@@ -156,6 +180,7 @@ int Main(int argc, char** argv) {
   api_options.max_upload_bytes = options.max_upload_bytes;
   api_options.threads = options.threads;
   api_options.version = FERRY_VERSION;
+  api_options.web_root = options.web_root;
   api::ApiServices services{db->get(), &resources, &types, &metrics, Env::Default()};
   services.tracking = tracking->get();
   services.logged_models = logged_models->get();

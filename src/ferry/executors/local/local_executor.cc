@@ -764,6 +764,9 @@ LocalExecutorStats LocalExecutorImpl::Stats() const {
   stats.running = active_;
   stats.cpu_in_use = cpu_in_use_;
   stats.memory_in_use = memory_in_use_;
+  stats.cpu_capacity = options_.cpu_capacity;
+  stats.memory_capacity = options_.memory_capacity;
+  stats.max_concurrent = options_.max_concurrent;
   return stats;
 }
 

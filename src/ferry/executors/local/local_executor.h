@@ -58,6 +58,11 @@ struct LocalExecutorStats {
   int running = 0;
   double cpu_in_use = 0;
   std::int64_t memory_in_use = 0;
+  // The capacity tasks are admitted against (the options, 0s resolved to
+  // the machine's size); max_concurrent 0 = unlimited.
+  double cpu_capacity = 0;
+  std::int64_t memory_capacity = 0;
+  int max_concurrent = 0;
 };
 
 class LocalExecutor : public Executor {
