@@ -25,8 +25,14 @@ E2E_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerryServer]:
-    """A server for one test module, with lightweight components running under the test venv."""
-    srv = pipeline_server(tmp_path_factory.mktemp("ferry") / "data")
+    """A server for one test module, with lightweight components running under the test venv.
+
+    DASHBOARD_WEB_ROOT (a `vite build` output folder) makes it serve that folder instead of the
+    embedded build, for work on the dashboard without relinking the binary.
+    """
+    web_root = os.environ.get("DASHBOARD_WEB_ROOT")
+    extra = ("--web-root", web_root) if web_root else ()
+    srv = pipeline_server(tmp_path_factory.mktemp("ferry") / "data", *extra)
     yield srv
     srv.stop()
     print("--- stderr of the server (last 60 lines) ---\n" + "".join(srv.stderr_lines[-60:]))
